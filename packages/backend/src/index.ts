@@ -1,0 +1,11 @@
+export {
+  initBackend,
+  backendAttempts,
+  BACKEND_PREFERENCE,
+  BACKEND_ENV_VAR,
+  type BackendChoice,
+  type BackendAttempt,
+  type InitBackendOptions,
+} from './init-backend.js';
+export { registerWasmTrainingKernels } from './kernels/register-wasm.js';
+export { conv2DBackpropFilterWasm } from './kernels/conv2d-backprop-filter.js';

@@ -1,0 +1,117 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { registerWasmTrainingKernels } from './kernels/register-wasm.js';
+
+/** Backends in order of preference: the first that loads wins. */
+export const BACKEND_PREFERENCE = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
+export type BackendChoice = (typeof BACKEND_PREFERENCE)[number];
+
+/** Environment variable that forces a backend (same values as `options.backend`). */
+export const BACKEND_ENV_VAR = 'MM_BACKEND';
+
+export interface InitBackendOptions {
+  /** Force one backend instead of trying them in order. Overrides the environment variable. */
+  backend?: BackendChoice;
+  /** Where to report the choice; `false` silences it. Defaults to `console.error` (keeps stdout clean for JSON output). */
+  log?: ((message: string) => void) | false;
+  /** Environment to read `MM_BACKEND` from (defaults to `process.env`). */
+  env?: Record<string, string | undefined>;
+}
+
+export interface BackendAttempt {
+  backend: BackendChoice;
+  ok: boolean;
+  reason?: string;
+}
+
+interface Candidate {
+  /** npm package that provides the backend. */
+  packageName: string;
+  /** Name under which the package registers itself with tfjs-core. */
+  tfName: string;
+}
+
+const CANDIDATES: Record<BackendChoice, Candidate> = {
+  'node-gpu': { packageName: '@tensorflow/tfjs-node-gpu', tfName: 'tensorflow' },
+  node: { packageName: '@tensorflow/tfjs-node', tfName: 'tensorflow' },
+  wasm: { packageName: '@tensorflow/tfjs-backend-wasm', tfName: 'wasm' },
+  cpu: { packageName: '@tensorflow/tfjs-backend-cpu', tfName: 'cpu' },
+};
+
+// A variable specifier keeps bundlers and vite from resolving optional packages at build time.
+const importOptional = (specifier: string): Promise<unknown> => import(/* @vite-ignore */ specifier);
+
+let lastAttempts: BackendAttempt[] = [];
+
+/** What the last `initBackend` call tried, in order, with the reason each rejected backend was skipped. */
+export function backendAttempts(): readonly BackendAttempt[] {
+  return lastAttempts;
+}
+
+function isBackendChoice(value: string): value is BackendChoice {
+  return (BACKEND_PREFERENCE as readonly string[]).includes(value);
+}
+
+function describeError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const firstLine = message.split('\n')[0] ?? message;
+  if (/Cannot find (module|package)|ERR_MODULE_NOT_FOUND/.test(message)) return 'not installed';
+  return firstLine.length > 200 ? `${firstLine.slice(0, 200)}…` : firstLine;
+}
+
+async function tryBackend(choice: BackendChoice): Promise<string | undefined> {
+  const { packageName, tfName } = CANDIDATES[choice];
+  try {
+    await importOptional(packageName);
+  } catch (error) {
+    return `${packageName}: ${describeError(error)}`;
+  }
+  if (tf.findBackendFactory(tfName) === null && tf.findBackend(tfName) === null) {
+    return `${packageName} loaded but registered no '${tfName}' backend with this copy of @tensorflow/tfjs-core (two tfjs copies installed? keep one version)`;
+  }
+  try {
+    const ok = await tf.setBackend(tfName);
+    if (!ok) return `${packageName}: tf.setBackend('${tfName}') failed to initialize`;
+    await tf.ready();
+  } catch (error) {
+    return `${packageName}: ${describeError(error)}`;
+  }
+  if (choice === 'wasm') registerWasmTrainingKernels();
+  return undefined;
+}
+
+/**
+ * Picks the fastest tfjs backend that actually loads: tfjs-node-gpu, tfjs-node, wasm, cpu.
+ * `options.backend` or the `MM_BACKEND` environment variable forces one (and fails loudly
+ * if it cannot load). On wasm it registers the kernels that training needs and tfjs lacks.
+ * Returns the chosen backend's name.
+ */
+export async function initBackend(options: InitBackendOptions = {}): Promise<BackendChoice> {
+  const env = options.env ?? process.env;
+  const log = options.log === false ? () => {} : (options.log ?? ((m: string) => console.error(m)));
+  const fromEnv = env[BACKEND_ENV_VAR]?.trim();
+  if (fromEnv && !isBackendChoice(fromEnv)) {
+    throw new Error(
+      `${BACKEND_ENV_VAR}=${fromEnv} is not a backend; use one of ${BACKEND_PREFERENCE.join(', ')} or unset it.`,
+    );
+  }
+  const forced = options.backend ?? (fromEnv as BackendChoice | undefined);
+  const order: readonly BackendChoice[] = forced ? [forced] : BACKEND_PREFERENCE;
+
+  lastAttempts = [];
+  for (const choice of order) {
+    const reason = await tryBackend(choice);
+    lastAttempts.push(reason === undefined ? { backend: choice, ok: true } : { backend: choice, ok: false, reason });
+    if (reason === undefined) {
+      const skipped = lastAttempts.filter((a) => !a.ok).map((a) => `${a.backend} (${a.reason})`);
+      const how = forced ? (options.backend ? 'forced by option' : `forced by ${BACKEND_ENV_VAR}`) : 'best available';
+      log(`[@mm/backend] using ${choice} (${how})${skipped.length ? `; skipped: ${skipped.join('; ')}` : ''}`);
+      return choice;
+    }
+  }
+  const tried = lastAttempts.map((a) => `  - ${a.backend}: ${a.reason}`).join('\n');
+  throw new Error(
+    forced
+      ? `Backend '${forced}' could not be loaded:\n${tried}\nInstall ${CANDIDATES[forced].packageName} (same version as @tensorflow/tfjs-core) or choose another backend.`
+      : `No tfjs backend could be loaded:\n${tried}\nInstall @tensorflow/tfjs-backend-wasm (recommended on CPU) or @tensorflow/tfjs-backend-cpu.`,
+  );
+}

@@ -1,0 +1,1 @@
+export { REGULAR, type StepKind } from './scheduler.js';

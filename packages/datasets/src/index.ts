@@ -1,0 +1,1 @@
+export { createRng, shuffledIndices, splitTrainValidation, type Rng } from './random.js';

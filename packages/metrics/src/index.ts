@@ -1,0 +1,1 @@
+export { conditionalUtilizationRate, utilizationImbalance } from './utilization.js';

@@ -1,0 +1,1 @@
+export { squeezeAxes } from './squeeze.js';

@@ -1,0 +1,1 @@
+export { countParams } from './count-params.js';

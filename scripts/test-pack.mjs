@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+// Packs every public workspace package, installs the tarballs with plain npm into a fresh
+// project outside the workspace (with tfjs and the wasm backend, as a user would add them),
+// and imports each package there. Catches broken `exports`, missing files in `files`, and
+// dependencies that only resolve inside the monorepo.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const keep = process.argv.includes('--keep');
+const TFJS = '4.22.0';
+
+const packages = readdirSync(join(root, 'packages'))
+  .map((dir) => ({ dir: join(root, 'packages', dir), manifest: JSON.parse(readFileSync(join(root, 'packages', dir, 'package.json'), 'utf8')) }))
+  .filter((p) => !p.manifest.private);
+
+for (const p of packages) {
+  if (!existsSync(join(p.dir, 'dist', 'index.js'))) {
+    console.error(`test:pack: ${p.manifest.name} has no dist/index.js — run \`pnpm build\` first.`);
+    process.exit(1);
+  }
+}
+
+const work = mkdtempSync(join(tmpdir(), 'mm-test-pack-'));
+const tarballs = join(work, 'tarballs');
+const project = join(work, 'user-project');
+const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+
+try {
+  const files = [];
+  for (const p of packages) {
+    // pnpm pack rewrites workspace: ranges into real versions, as `pnpm publish` would.
+    const out = run('pnpm', ['pack', '--pack-destination', tarballs], p.dir).trim().split('\n').pop();
+    files.push(out.startsWith('/') ? out : join(tarballs, out));
+    console.log(`packed ${p.manifest.name} -> ${files.at(-1)}`);
+  }
+  run('mkdir', ['-p', project]);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'user-project', private: true, type: 'module' }, null, 2));
+  run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error',
+    `@tensorflow/tfjs-core@${TFJS}`, `@tensorflow/tfjs-layers@${TFJS}`, `@tensorflow/tfjs-backend-wasm@${TFJS}`, ...files], project);
+
+  const names = packages.map((p) => p.manifest.name);
+  writeFileSync(join(project, 'check.mjs'), `
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+const require = createRequire(import.meta.url);
+const names = ${JSON.stringify(names)};
+for (const name of names) {
+  const mod = await import(name);
+  const exported = Object.keys(mod);
+  if (exported.length === 0) throw new Error(name + ' exports nothing');
+  const manifest = require(name + '/package.json');
+  const types = manifest.exports['.'].types;
+  const typesPath = join(dirname(require.resolve(name + '/package.json')), types);
+  if (!existsSync(typesPath)) throw new Error(name + ': types file ' + types + ' missing from the tarball');
+  console.log('imported ' + name + ': ' + exported.slice(0, 8).join(', ') + (exported.length > 8 ? ', …' : ''));
+}
+const { initBackend } = await import('@mm/backend');
+const backend = await initBackend({ log: false });
+if (backend !== 'wasm') throw new Error('expected the wasm backend in the user project, got ' + backend);
+console.log('initBackend() in the user project chose ' + backend);
+`);
+  process.stdout.write(run('node', ['check.mjs'], project));
+  console.log(`test:pack: ${names.length} packages packed, installed with npm and imported`);
+} finally {
+  if (keep) console.log(`kept ${work}`);
+  else rmSync(work, { recursive: true, force: true });
+}

@@ -1,0 +1,17 @@
+import { defineConfig } from 'vitest/config';
+
+// Tests run against the TypeScript sources of the workspace packages through the
+// "@mm/source" export condition, so no build is needed before `pnpm test`.
+export default defineConfig({
+  resolve: { conditions: ['@mm/source', 'module', 'import', 'node', 'default'] },
+  ssr: { resolve: { conditions: ['@mm/source', 'import', 'node', 'default'] } },
+  test: {
+    include: ['packages/*/src/**/*.test.ts', 'examples/*/src/**/*.test.ts', 'benchmarks/*/src/**/*.test.ts'],
+    environment: 'node',
+    // tfjs keeps global engine state; isolate per file, run few files at once on 2 cores.
+    pool: 'forks',
+    maxWorkers: 2,
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});
