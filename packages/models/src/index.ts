@@ -1,1 +1,2 @@
 export { countParams } from './count-params.js';
+export * from './resnet18/index.js';

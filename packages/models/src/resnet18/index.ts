@@ -1,0 +1,10 @@
+export {
+  resnet18,
+  resnet18Head,
+  resnet18Stage,
+  resnet18Stem,
+  RESNET18_STAGE_CHANNELS,
+  TORCH_BATCH_NORM,
+  type ResNet18Options,
+  type ResNet18Stage,
+} from './resnet18.js';
