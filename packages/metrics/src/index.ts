@@ -1,1 +1,16 @@
 export { conditionalUtilizationRate, utilizationImbalance } from './utilization.js';
+export {
+  groupSquaredNorms,
+  LearningSpeedTracker,
+  type EffectiveUpdates,
+  type LearningSpeedOptions,
+  type LearningSpeedState,
+} from './learning-speed.js';
+export { iterateBatches, type BatchSource, type LabeledBatch } from './batches.js';
+export {
+  conditionalUtilization,
+  headAccuracies,
+  recordSqueezeMeans,
+  type HeadAccuracies,
+  type UtilizationReport,
+} from './evaluate.js';

@@ -245,8 +245,11 @@ export class MMTM extends tfl.layers.Layer implements FusionLayer {
 
   resetSqueezeStatistics(): void {
     if (!this.built) return;
-    for (const m of this.squeezeMeans) m.write(tf.zerosLike(m.read()));
-    this.squeezeCount.write(tf.scalar(0));
+    // Inside tidy: a variable write keeps the data, the temporary tensor must still be freed.
+    tf.tidy(() => {
+      for (const m of this.squeezeMeans) m.write(tf.zerosLike(m.read()));
+      this.squeezeCount.write(tf.scalar(0));
+    });
   }
 
   /** Recorded sample counts (for logs and tests). */
