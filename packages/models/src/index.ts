@@ -1,2 +1,3 @@
 export { countParams } from './count-params.js';
 export * from './resnet18/index.js';
+export * from './weights/index.js';

@@ -8,3 +8,9 @@ export {
   type ResNet18Options,
   type ResNet18Stage,
 } from './resnet18.js';
+export {
+  importTorchResNet18,
+  importTorchResNet18IntoBranches,
+  resnet18TorchBindings,
+  type ResNet18TorchOptions,
+} from './torch-weights.js';
