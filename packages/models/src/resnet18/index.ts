@@ -14,3 +14,10 @@ export {
   resnet18TorchBindings,
   type ResNet18TorchOptions,
 } from './torch-weights.js';
+export {
+  DEFAULT_FUSION_STAGES,
+  fusedResNet18,
+  resnet18SE,
+  type FusedResNet18Options,
+  type ResNet18SEOptions,
+} from './fused.js';
