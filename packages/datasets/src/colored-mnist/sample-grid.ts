@@ -1,6 +1,5 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import sharp from 'sharp';
 import { MNIST_IMAGE_SIZE } from '../mnist/mnist.js';
 import type { CgMnistSplit } from './colored-mnist.js';
 
@@ -102,6 +101,8 @@ export async function writeSampleGrid(
   options: SampleGridOptions = {},
 ): Promise<SampleGridLayout & { file: string }> {
   const { pixels, layout } = renderSampleGrid(split, options);
+  // Loaded on first use: importing the package should not load libvips for users who never draw.
+  const { default: sharp } = await import('sharp');
   mkdirSync(dirname(file), { recursive: true });
   await sharp(pixels, { raw: { width: layout.width, height: layout.height, channels: 3 } })
     .png()

@@ -1,0 +1,16 @@
+export {
+  cgMnistFusedNet,
+  cgMnistUnimodalNet,
+  CG_MNIST_DEFAULT_WIDTHS,
+  CG_MNIST_FUSION_BLOCKS,
+  CG_MNIST_INPUT_CHANNELS,
+  type CgMnistCommonOptions,
+  type CgMnistFusedNetOptions,
+  type CgMnistUnimodalNetOptions,
+} from './cg-mnist.js';
+export {
+  batchToTensors,
+  disposeBatchTensors,
+  type BatchTensors,
+  type FlatMultiModalBatch,
+} from './batch-tensors.js';
