@@ -1,0 +1,187 @@
+import type { LearningSpeedTracker } from '@mm/metrics';
+
+/** What a training step does: a regular step, or a re-balancing step that accelerates modality k. */
+export type StepKind = { kind: 'regular' } | { kind: 'rebalance'; modality: number };
+
+export const REGULAR: StepKind = Object.freeze({ kind: 'regular' });
+
+export interface SchedulerState {
+  name: string;
+  [key: string]: unknown;
+}
+
+/**
+ * Chooses each step's kind. `next()` is asked before a step; `afterStep()` is told what was
+ * done, with the learning-speed tracker already updated when the step was regular.
+ */
+export interface Scheduler {
+  readonly name: string;
+  next(): StepKind;
+  afterStep(kind: StepKind, speed: LearningSpeedTracker | undefined): void;
+  toJSON(): SchedulerState;
+}
+
+export interface WarmupOptions {
+  /** Regular steps before balancing may start (the paper: one epoch). */
+  warmupSteps: number;
+}
+
+function checkWarmup(warmupSteps: number): void {
+  if (!(Number.isInteger(warmupSteps) && warmupSteps >= 0)) throw new Error(`warmupSteps must be a non-negative integer, got ${warmupSteps}`);
+}
+
+/** Only regular steps: the conventional multi-modal training ("vanilla"). */
+export class VanillaScheduler implements Scheduler {
+  readonly name = 'vanilla';
+  next(): StepKind {
+    return REGULAR;
+  }
+  afterStep(): void {}
+  toJSON(): SchedulerState {
+    return { name: this.name };
+  }
+}
+
+export interface GuidedOptions extends WarmupOptions {
+  /** Imbalance tolerance α: re-balance when |d_speed| > α. */
+  alpha: number;
+  /** Re-balancing window size Q. */
+  windowSize: number;
+}
+
+/**
+ * Algorithm 1 ("guided"). Regular steps during warm-up; afterwards, after every regular step,
+ * if |d_speed| > α, take Q re-balancing steps accelerating m0 if d_speed > 0 else m1 (for more
+ * modalities: the one with the largest conditional learning speed), then regular again. The
+ * decision taken after a step applies from the next step. Algorithm 1's pseudo-code, read
+ * literally, takes Q−1 re-balancing steps (q runs from 1 to Q); we follow the text and the
+ * reference code: Q re-balancing steps per window.
+ */
+export class GuidedScheduler implements Scheduler {
+  readonly name = 'guided';
+  readonly alpha: number;
+  readonly windowSize: number;
+  readonly warmupSteps: number;
+  private step = 0;
+  private remaining = 0;
+  private modality = 0;
+  private lastDSpeed: number | null = null;
+
+  constructor(options: GuidedOptions) {
+    checkWarmup(options.warmupSteps);
+    if (!(options.alpha >= 0)) throw new Error(`alpha must be ≥ 0, got ${options.alpha}`);
+    if (!(Number.isInteger(options.windowSize) && options.windowSize >= 1)) throw new Error(`windowSize (Q) must be a positive integer, got ${options.windowSize}`);
+    this.alpha = options.alpha;
+    this.windowSize = options.windowSize;
+    this.warmupSteps = options.warmupSteps;
+  }
+
+  next(): StepKind {
+    return this.remaining > 0 ? { kind: 'rebalance', modality: this.modality } : REGULAR;
+  }
+
+  afterStep(kind: StepKind, speed: LearningSpeedTracker | undefined): void {
+    const index = this.step++;
+    if (kind.kind === 'rebalance') {
+      this.remaining = Math.max(0, this.remaining - 1);
+      return;
+    }
+    if (speed === undefined) throw new Error('the guided scheduler needs the learning-speed tracker (parameter groups) to decide');
+    const imbalance = speed.imbalance();
+    this.lastDSpeed = imbalance?.dSpeed ?? null;
+    if (index < this.warmupSteps || imbalance === null) return;
+    if (Math.abs(imbalance.dSpeed) > this.alpha) {
+      this.remaining = this.windowSize;
+      this.modality = imbalance.accelerate;
+    }
+  }
+
+  toJSON(): SchedulerState {
+    return { name: this.name, alpha: this.alpha, windowSize: this.windowSize, warmupSteps: this.warmupSteps, step: this.step, remaining: this.remaining, modality: this.modality, lastDSpeed: this.lastDSpeed };
+  }
+
+  static fromJSON(state: SchedulerState): GuidedScheduler {
+    const s = new GuidedScheduler({ alpha: state.alpha as number, windowSize: state.windowSize as number, warmupSteps: state.warmupSteps as number });
+    s.step = state.step as number;
+    s.remaining = state.remaining as number;
+    s.modality = state.modality as number;
+    s.lastDSpeed = (state.lastDSpeed as number | null) ?? null;
+    return s;
+  }
+}
+
+export interface RandomOptions extends WarmupOptions {
+  numModalities?: number;
+  seed?: number;
+}
+
+/**
+ * The "random" variant (§6.4): regular steps during warm-up, then each step uniformly one of
+ * regular, re-balance m0, …, re-balance m_{K−1}. Seeded, and its state resumes exactly.
+ */
+export class RandomScheduler implements Scheduler {
+  readonly name = 'random';
+  readonly warmupSteps: number;
+  readonly numModalities: number;
+  private step = 0;
+  private rngState: number;
+
+  constructor(options: RandomOptions) {
+    checkWarmup(options.warmupSteps);
+    this.warmupSteps = options.warmupSteps;
+    this.numModalities = options.numModalities ?? 2;
+    this.rngState = (options.seed ?? 0) >>> 0;
+  }
+
+  private uniform(): number {
+    // mulberry32
+    this.rngState = (this.rngState + 0x6d2b79f5) >>> 0;
+    let t = this.rngState;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  private pending: StepKind | undefined;
+
+  next(): StepKind {
+    if (this.step < this.warmupSteps) return REGULAR;
+    // Draw once per step, however often next() is asked.
+    if (this.pending === undefined) {
+      const choice = Math.floor(this.uniform() * (this.numModalities + 1));
+      this.pending = choice === 0 ? REGULAR : { kind: 'rebalance', modality: choice - 1 };
+    }
+    return this.pending;
+  }
+
+  afterStep(): void {
+    this.step++;
+    this.pending = undefined;
+  }
+
+  toJSON(): SchedulerState {
+    return { name: this.name, warmupSteps: this.warmupSteps, numModalities: this.numModalities, step: this.step, rngState: this.rngState, pending: this.pending ?? null };
+  }
+
+  static fromJSON(state: SchedulerState): RandomScheduler {
+    const s = new RandomScheduler({ warmupSteps: state.warmupSteps as number, numModalities: state.numModalities as number });
+    s.step = state.step as number;
+    s.rngState = state.rngState as number;
+    s.pending = (state.pending as StepKind | null) ?? undefined;
+    return s;
+  }
+}
+
+/** Rebuilds a scheduler from its `toJSON()` state. */
+export function schedulerFromJSON(state: SchedulerState): Scheduler {
+  switch (state.name) {
+    case 'vanilla':
+      return new VanillaScheduler();
+    case 'guided':
+      return GuidedScheduler.fromJSON(state);
+    case 'random':
+      return RandomScheduler.fromJSON(state);
+    default:
+      throw new Error(`unknown scheduler '${state.name}' in saved state (expected vanilla, guided or random)`);
+  }
+}
