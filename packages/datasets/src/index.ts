@@ -37,3 +37,4 @@ export {
   type SampleGridLayout,
   type SampleGridOptions,
 } from './colored-mnist/sample-grid.js';
+export * from './modelnet40/index.js';
