@@ -38,3 +38,33 @@ export {
   type SampleGridOptions,
 } from './colored-mnist/sample-grid.js';
 export * from './modelnet40/index.js';
+export { resolveFfmpeg, FFMPEG_ENV_VAR, type FfmpegSource, type ResolvedFfmpeg, type ResolveFfmpegOptions } from './ffmpeg/resolve.js';
+export { decodeFrames, VideoDecodeError, type DecodedFrames, type DecodeFramesOptions, type RawPixelFormat, type VideoProblem } from './ffmpeg/decode.js';
+export {
+  parseNvGestureList,
+  readNvGestureList,
+  NvGestureListError,
+  NVGESTURE_LIST_FILES,
+  NVGESTURE_NUM_CLASSES,
+  type MalformedLine,
+  type NvGestureSample,
+  type ParsedList,
+  type ParseListOptions,
+} from './nvgesture/list.js';
+export {
+  clipWindow,
+  loadClip,
+  nvGestureBatches,
+  openNvGesture,
+  NvGestureSampleError,
+  NVGESTURE_DOWNLOAD_HINT,
+  type Clip,
+  type ClipBatch,
+  type ClipBatchOptions,
+  type ClipMode,
+  type ClipOptions,
+  type LoaderStats,
+  type NvGestureSplits,
+  type OpenNvGestureOptions,
+} from './nvgesture/nvgesture.js';
+export { writeNvGestureFixture, fixtureRgb, fixtureDepth, type FixtureSampleSpec, type FixtureOptions } from './nvgesture/fixture.js';
