@@ -7,6 +7,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { runWasmKernel } from './wasm-util.js';
 
 /** Upper bound on the im2col buffer (floats); larger problems are split along the batch. */
 const MAX_COLUMN_FLOATS = 1 << 24;
@@ -49,6 +50,11 @@ export const conv2DBackpropFilterWasm: KernelFunc = ({ inputs, backend, attrs })
   const padTop = info.padInfo.top;
   const padLeft = info.padInfo.left;
   const channelsLast = dataFormat !== 'NCHW';
+
+  if (channelsLast) {
+    const viaConv = filterGradientAsConvolution(wasm, x, dy, info);
+    if (viaConv !== undefined) return viaConv;
+  }
 
   const k = filterHeight * filterWidth * inChannels;
   const rowsPerSample = outHeight * outWidth;
@@ -125,6 +131,44 @@ export const conv2DBackpropFilterWasm: KernelFunc = ({ inputs, backend, attrs })
   (wasm.typedArrayFromHeap(result) as Float32Array).set(partialSum);
   return result;
 };
+
+/**
+ * The filter gradient is itself a convolution, with the roles of batch and channels swapped:
+ *
+ *   dW[kh, kw, ci, co] = Σ_{oh, ow, n} xT[ci, kh + oh·sh − padTop, kw + ow·sw − padLeft, n] · dyT[oh, ow, n, co]
+ *
+ * i.e. a Conv2D of xT = x transposed to [Ci, H, W, N] (batch Ci, N channels) with the "filter"
+ * dyT = dy transposed to [OH, OW, N, Co], dilated by the forward stride, giving [Ci, KH, KW, Co].
+ * Everything runs in wasm (two transposes and one XNNPACK convolution), with no im2col in JS.
+ * Returns undefined when the padding this needs would be negative (rows the forward pass never
+ * read at the bottom/right), which the im2col path handles.
+ */
+function filterGradientAsConvolution(
+  wasm: BackendWasm,
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): TensorInfo | undefined {
+  const { inHeight, inWidth, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth } = info;
+  const padTop = info.padInfo.top;
+  const padLeft = info.padInfo.left;
+  const padBottom = filterHeight - 1 - inHeight - padTop + (outHeight - 1) * strideHeight + 1;
+  const padRight = filterWidth - 1 - inWidth - padLeft + (outWidth - 1) * strideWidth + 1;
+  if (padTop < 0 || padLeft < 0 || padBottom < 0 || padRight < 0) return undefined;
+  const xT = runWasmKernel(wasm, 'Transpose', { x }, { perm: [3, 1, 2, 0] });
+  const dyT = runWasmKernel(wasm, 'Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
+  const gradT = runWasmKernel(wasm, 'Conv2D', { x: xT, filter: dyT }, {
+    strides: [1, 1],
+    pad: [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]],
+    dataFormat: 'NHWC',
+    dilations: [strideHeight, strideWidth],
+  });
+  wasm.disposeData(xT.dataId);
+  wasm.disposeData(dyT.dataId);
+  const grad = runWasmKernel(wasm, 'Transpose', { x: gradT }, { perm: [1, 2, 0, 3] });
+  wasm.disposeData(gradT.dataId);
+  return grad;
+}
 
 export const conv2DBackpropFilterWasmConfig: KernelConfig = {
   kernelName: Conv2DBackpropFilter,

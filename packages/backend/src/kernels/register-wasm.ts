@@ -1,28 +1,60 @@
 import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilterWasmConfig } from './conv2d-backprop-filter.js';
-import { conv3DCorrectedWasmKernels, conv3DFastWasmKernels } from './conv3d-wasm.js';
+import { FAST_WASM_KERNELS } from './fast-kernels.js';
+import { stockWasmKernels } from './wasm-util.js';
 
 /** Kernels that training needs on wasm and tfjs-backend-wasm does not ship. */
 const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [conv2DBackpropFilterWasmConfig];
 
+export interface RegisterWasmTrainingKernelsOptions {
+  /**
+   * Also replace stock wasm kernels that are slow in training (naive loops in
+   * tfjs-backend-wasm 4.22) with the faster ones of this package. Default true;
+   * `false` gives stock tfjs-wasm plus only the missing kernels (a baseline for benchmarks).
+   */
+  fast?: boolean;
+}
+
+/** Stock kernels replaced by `fast` kernels, kept so that `restoreStockWasmKernels` can put them back. */
+const replacedStockKernels = new Map<string, KernelConfig | undefined>();
+
 /**
- * Registers the missing training kernels for the wasm backend. Idempotent, and it never
- * replaces a kernel that a future tfjs-backend-wasm provides itself. Returns the names it added.
+ * Registers the missing training kernels for the wasm backend and, unless `fast: false`, the
+ * faster replacements of slow stock kernels. Idempotent; a missing kernel is never registered
+ * over one that a future tfjs-backend-wasm provides itself. Returns the names it (re)registered.
  */
-export function registerWasmTrainingKernels(): string[] {
+export function registerWasmTrainingKernels(options: RegisterWasmTrainingKernelsOptions = {}): string[] {
   const added: string[] = [];
   for (const config of WASM_TRAINING_KERNELS) {
     if (getKernel(config.kernelName, 'wasm') !== undefined) continue;
     registerKernel(config);
     added.push(config.kernelName);
   }
-  // Stock wasm 3-D kernels that compute wrong results (or, Conv3D, run 40× slower) are replaced.
-  for (const config of [...conv3DCorrectedWasmKernels, ...conv3DFastWasmKernels]) {
-    const current = getKernel(config.kernelName, 'wasm');
-    if (current?.kernelFunc === config.kernelFunc) continue;
-    if (current !== undefined) unregisterKernel(config.kernelName, 'wasm');
-    registerKernel(config);
-    added.push(config.kernelName);
+  if (options.fast ?? true) {
+    for (const config of FAST_WASM_KERNELS) {
+      const current = getKernel(config.kernelName, 'wasm');
+      if (current?.kernelFunc === config.kernelFunc) continue;
+      if (current !== undefined) unregisterKernel(config.kernelName, 'wasm');
+      if (!replacedStockKernels.has(config.kernelName)) {
+        replacedStockKernels.set(config.kernelName, current);
+        if (current !== undefined) stockWasmKernels.set(config.kernelName, current.kernelFunc);
+      }
+      registerKernel(config);
+      added.push(config.kernelName);
+    }
   }
   return added;
+}
+
+/** Undoes the `fast` replacements (puts tfjs-backend-wasm's own kernels back). Returns their names. */
+export function restoreStockWasmKernels(): string[] {
+  const restored: string[] = [];
+  for (const [name, stock] of replacedStockKernels) {
+    if (getKernel(name, 'wasm') !== undefined) unregisterKernel(name, 'wasm');
+    if (stock !== undefined) registerKernel(stock);
+    restored.push(name);
+  }
+  replacedStockKernels.clear();
+  stockWasmKernels.clear();
+  return restored;
 }

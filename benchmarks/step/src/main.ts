@@ -1,0 +1,231 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-layers';
+import { initBackend, registerWasmTrainingKernels, type BackendChoice } from '@mm/backend';
+import { createStepRunner, MODES, type Mode } from './step.js';
+import { summarizeProfile, type KernelTotal } from './profile.js';
+
+const USAGE = `Usage: pnpm bench:step [--batch 128] [--steps 20] [--warmup 3] [--modes vanilla,plain,rebalance,unimodal]
+                       [--backend wasm|cpu] [--stock] [--no-profile] [--json]
+
+Times full training steps (forward, backward, learning-speed bookkeeping, SGD momentum update)
+of the CG-MNIST MMTM network (the twin of ../shared/bench/torch_twin.py) and prints the median.
+  --stock       stock tfjs-backend-wasm plus only the minimal Conv2DBackpropFilter
+                (no @mm/backend fast kernels), the "vs stock" baseline
+  --no-profile  skip the per-kernel breakdown (one extra profiled vanilla step)
+  --json        print one JSON object on stdout (progress goes to stderr)`;
+
+interface Options {
+  batch: number;
+  steps: number;
+  warmup: number;
+  modes: Mode[];
+  backend: BackendChoice;
+  stock: boolean;
+  profile: boolean;
+  json: boolean;
+}
+
+function fail(message: string): never {
+  console.error(`bench:step: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = {
+    batch: 128,
+    steps: 20,
+    warmup: 3,
+    modes: [...MODES],
+    backend: 'wasm',
+    stock: false,
+    profile: true,
+    json: false,
+  };
+  const positiveInt = (flag: string, value: string | undefined, min: number): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) fail(`${flag} needs an integer ≥ ${min}, got ${value ?? 'nothing'}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    switch (arg) {
+      case '--batch':
+        options.batch = positiveInt(arg, argv[++i], 1);
+        break;
+      case '--steps':
+        options.steps = positiveInt(arg, argv[++i], 1);
+        break;
+      case '--warmup':
+        options.warmup = positiveInt(arg, argv[++i], 0);
+        break;
+      case '--modes': {
+        const modes = (argv[++i] ?? '').split(',').filter(Boolean);
+        const unknown = modes.filter((m) => !(MODES as readonly string[]).includes(m));
+        if (modes.length === 0 || unknown.length > 0) fail(`--modes takes a comma list of ${MODES.join(', ')}; got ${argv[i] ?? 'nothing'}`);
+        options.modes = modes as Mode[];
+        break;
+      }
+      case '--backend': {
+        const backend = argv[++i];
+        if (backend !== 'wasm' && backend !== 'cpu') fail(`--backend must be wasm or cpu, got ${backend ?? 'nothing'}`);
+        options.backend = backend;
+        break;
+      }
+      case '--stock':
+        options.stock = true;
+        break;
+      case '--no-profile':
+        options.profile = false;
+        break;
+      case '--json':
+        options.json = true;
+        break;
+      case '--help':
+      case '-h':
+        console.log(USAGE);
+        process.exit(0);
+      // falls through (process.exit never returns)
+      default:
+        fail(`unknown argument ${arg}`);
+    }
+  }
+  if (options.stock && options.backend !== 'wasm') fail('--stock only makes sense with --backend wasm');
+  return options;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+const round = (x: number, digits = 1) => Number(x.toFixed(digits));
+
+interface ModeResult {
+  medianStepMs: number;
+  minStepMs: number;
+  maxStepMs: number;
+  samplesPerSecond: number;
+  lastLoss: number;
+  steps: number;
+}
+
+function wasmHeapBytes(): number | undefined {
+  const backend = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
+  return backend.wasm?.HEAPU8?.byteLength;
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const progress = (message: string) => console.error(message);
+
+  let backendLabel: string;
+  if (options.stock) {
+    await import('@tensorflow/tfjs-backend-wasm');
+    if (!(await tf.setBackend('wasm'))) fail('the wasm backend failed to initialize');
+    await tf.ready();
+    registerWasmTrainingKernels({ fast: false });
+    backendLabel = 'wasm-stock';
+  } else {
+    backendLabel = await initBackend({ backend: options.backend, log: false });
+  }
+  progress(`bench:step on ${backendLabel}, batch ${options.batch}, ${options.warmup} warm-up + ${options.steps} timed steps per mode`);
+
+  const results: Partial<Record<Mode, ModeResult>> = {};
+  let parameterCount = 0;
+  let kernels: KernelTotal[] | undefined;
+  let profiledStepMs: number | undefined;
+  let profilePeakBytes: number | undefined;
+  let peakTensorBytes = 0;
+
+  for (const mode of options.modes) {
+    const runner = createStepRunner(mode, options.batch);
+    if (mode === 'vanilla') parameterCount = runner.parameterCount;
+    let lastLoss = NaN;
+    for (let i = 0; i < options.warmup; i++) lastLoss = runner.step();
+    const tensorsBefore = tf.memory().numTensors;
+    const times: number[] = [];
+    for (let i = 0; i < options.steps; i++) {
+      const started = performance.now();
+      lastLoss = runner.step();
+      times.push(performance.now() - started);
+      peakTensorBytes = Math.max(peakTensorBytes, tf.memory().numBytes);
+    }
+    const leaked = tf.memory().numTensors - tensorsBefore;
+    if (leaked !== 0) throw new Error(`mode ${mode} leaks ${leaked} tensors per ${options.steps} steps`);
+    if (!Number.isFinite(lastLoss)) throw new Error(`mode ${mode} produced a non-finite loss (${lastLoss})`);
+    const med = median(times);
+    results[mode] = {
+      medianStepMs: round(med),
+      minStepMs: round(Math.min(...times)),
+      maxStepMs: round(Math.max(...times)),
+      samplesPerSecond: round((options.batch * 1000) / med),
+      lastLoss: round(lastLoss, 4),
+      steps: times.length,
+    };
+    progress(`  ${mode.padEnd(9)} median ${med.toFixed(1)} ms  (min ${Math.min(...times).toFixed(1)}, max ${Math.max(...times).toFixed(1)})`);
+
+    if (mode === 'vanilla' && options.profile) {
+      const started = performance.now();
+      const info = await tf.profile(() => {
+        runner.step();
+      });
+      profiledStepMs = performance.now() - started;
+      profilePeakBytes = info.peakBytes;
+      kernels = await summarizeProfile(info);
+    }
+    runner.dispose();
+  }
+
+  const vanilla = results.vanilla;
+  const plain = results.plain;
+  const rss = process.resourceUsage().maxRSS * 1024;
+  const report = {
+    backend: backendLabel,
+    batch: options.batch,
+    medianStepMs: vanilla?.medianStepMs ?? null,
+    modes: results,
+    balancerOverhead:
+      vanilla && plain ? round((vanilla.medianStepMs - plain.medianStepMs) / plain.medianStepMs, 4) : null,
+    parameterCount,
+    memory: {
+      peakRssBytes: rss,
+      peakTensorBytesBetweenSteps: peakTensorBytes,
+      peakTensorBytesWithinProfiledStep: profilePeakBytes ?? null,
+      wasmHeapBytes: wasmHeapBytes() ?? null,
+    },
+    kernels: kernels?.map((k) => ({ name: k.name, calls: k.calls, totalMs: round(k.totalMs, 2) })) ?? null,
+    profiledStepMs: profiledStepMs === undefined ? null : round(profiledStepMs),
+    node: process.version,
+    tfjs: tf.version_core,
+  };
+
+  if (options.json) {
+    console.log(JSON.stringify(report));
+    return;
+  }
+  console.log(`\nbackend ${backendLabel}  batch ${options.batch}  parameters ${parameterCount}`);
+  for (const [mode, r] of Object.entries(results)) {
+    console.log(
+      `${mode.padEnd(10)} median ${String(r.medianStepMs).padStart(8)} ms   min ${r.minStepMs}  max ${r.maxStepMs}   ${r.samplesPerSecond} samples/s`,
+    );
+  }
+  if (report.balancerOverhead !== null) {
+    console.log(`balancer bookkeeping overhead (vanilla vs plain): ${(report.balancerOverhead * 100).toFixed(1)} %`);
+  }
+  const mb = (b: number | null | undefined) => (b == null ? 'n/a' : `${(b / 2 ** 20).toFixed(0)} MB`);
+  console.log(
+    `memory: peak RSS ${mb(rss)}, wasm heap ${mb(report.memory.wasmHeapBytes)}, peak tensor bytes within a step ${mb(profilePeakBytes)}`,
+  );
+  if (kernels && profiledStepMs !== undefined) {
+    const kernelMs = kernels.reduce((a, k) => a + k.totalMs, 0);
+    console.log(`\nper-kernel breakdown of one profiled vanilla step (${profiledStepMs.toFixed(0)} ms wall, ${kernelMs.toFixed(0)} ms in kernels):`);
+    for (const k of kernels.slice(0, 20)) {
+      console.log(`  ${k.name.padEnd(28)} ${k.totalMs.toFixed(1).padStart(9)} ms  ${String(k.calls).padStart(4)} calls  ${((100 * k.totalMs) / profiledStepMs).toFixed(1).padStart(5)} %`);
+    }
+    const rest = kernels.slice(20).reduce((a, k) => a + k.totalMs, 0);
+    if (kernels.length > 20) console.log(`  ${'(other kernels)'.padEnd(28)} ${rest.toFixed(1).padStart(9)} ms`);
+  }
+}
+
+await main();

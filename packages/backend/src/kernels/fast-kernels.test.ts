@@ -1,0 +1,283 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+// tfjs-core registers no gradients by itself; tfjs-layers (which every model uses) does.
+import '@tensorflow/tfjs-layers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerWasmTrainingKernels, restoreStockWasmKernels } from './register-wasm.js';
+import { FAST_WASM_KERNELS } from './fast-kernels.js';
+
+/**
+ * Every fast wasm kernel against the cpu backend. The error bound is relative to the largest
+ * expected magnitude (sums over a batch grow with it): |wasm − cpu| ≤ 1e-4 · max(1, max|cpu|).
+ */
+const RELATIVE_TOLERANCE = 1e-4;
+
+/** Deterministic pseudo-random values in [-1, 1). */
+function randomValues(size: number, seed: number): Float32Array {
+  const out = new Float32Array(size);
+  let state = seed >>> 0 || 1;
+  for (let i = 0; i < size; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    out[i] = ((state >>> 0) / 2 ** 32) * 2 - 1;
+  }
+  return out;
+}
+
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+interface KernelCall {
+  kernel: string;
+  /** Input shapes (random float32 values) or ready-made values per input name. */
+  inputs: Record<string, number[] | { shape: number[]; values: Float32Array | Int32Array; dtype?: 'float32' | 'int32' }>;
+  attrs: Record<string, unknown>;
+}
+
+async function run(backend: string, call: KernelCall, seed: number): Promise<{ values: Float32Array; shape: number[] }> {
+  await tf.setBackend(backend);
+  return tf.tidy(() => {
+    const inputs: Record<string, tf.Tensor> = {};
+    let s = seed;
+    for (const [name, spec] of Object.entries(call.inputs)) {
+      inputs[name] = Array.isArray(spec)
+        ? tf.tensor(randomValues(size(spec), s++), spec)
+        : tf.tensor(spec.values, spec.shape, spec.dtype ?? 'float32');
+    }
+    const out = tf.engine().runKernel(call.kernel, inputs as never, call.attrs as never) as tf.Tensor;
+    return { values: Float32Array.from(out.dataSync() as Float32Array), shape: out.shape };
+  });
+}
+
+/** Max |a − b| divided by max(1, max|b|). */
+function relativeError(actual: Float32Array, expected: Float32Array): number {
+  expect(actual.length).toBe(expected.length);
+  let maxDiff = 0;
+  let scale = 1;
+  for (let i = 0; i < actual.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  return maxDiff / scale;
+}
+
+async function expectMatchesCpu(call: KernelCall, seed: number): Promise<void> {
+  const expected = await run('cpu', call, seed);
+  const actual = await run('wasm', call, seed);
+  expect(actual.shape).toEqual(expected.shape);
+  expect(relativeError(actual.values, expected.values)).toBeLessThanOrEqual(RELATIVE_TOLERANCE);
+}
+
+type Pad = 'same' | 'valid' | number | number[][];
+
+interface ConvCase {
+  name: string;
+  x: [number, number, number, number];
+  filter: [number, number, number, number];
+  strides: number | [number, number];
+  pad: Pad;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+const CONV_CASES: ConvCase[] = [
+  { name: '3x3 same stride 1 (the benchmark layers)', x: [4, 7, 7, 8], filter: [3, 3, 8, 16], strides: 1, pad: 'same' },
+  { name: '3x3 same stride 1, one input channel', x: [3, 12, 12, 1], filter: [3, 3, 1, 5], strides: 1, pad: 'same' },
+  { name: '3x3 same stride 2 odd size', x: [3, 9, 11, 2], filter: [3, 3, 2, 5], strides: 2, pad: 'same' },
+  { name: '3x3 valid stride 2', x: [2, 9, 9, 3], filter: [3, 3, 3, 2], strides: 2, pad: 'valid' },
+  { name: 'valid stride 2 with an unread last row', x: [2, 10, 8, 3], filter: [3, 3, 3, 4], strides: 2, pad: 'valid' },
+  { name: '7x7 same stride 2 (ResNet stem)', x: [1, 17, 17, 3], filter: [7, 7, 3, 4], strides: 2, pad: 'same' },
+  { name: '1x1 stride 2 projection', x: [2, 8, 8, 4], filter: [1, 1, 4, 6], strides: 2, pad: 'valid' },
+  { name: 'non-square filter and strides', x: [2, 10, 7, 2], filter: [2, 3, 2, 3], strides: [2, 1], pad: 'same' },
+  { name: 'even filter same', x: [1, 6, 6, 2], filter: [4, 4, 2, 2], strides: 1, pad: 'same' },
+  {
+    name: 'explicit asymmetric padding',
+    x: [2, 6, 5, 2],
+    filter: [3, 3, 2, 3],
+    strides: 2,
+    pad: [[0, 0], [1, 2], [0, 1], [0, 0]],
+  },
+  { name: 'numeric padding with rounding', x: [1, 8, 8, 2], filter: [3, 3, 2, 2], strides: 2, pad: 1, dimRoundingMode: 'ceil' },
+  { name: 'NCHW stride 2 (stock fallback)', x: [2, 3, 9, 7], filter: [3, 3, 3, 4], strides: 2, pad: 'same', dataFormat: 'NCHW' },
+];
+
+function convOutputShape(c: ConvCase): number[] {
+  const format = c.dataFormat === 'NCHW' ? 'channelsFirst' : 'channelsLast';
+  const info = tf.backend_util.computeConv2DInfo(c.x, c.filter, c.strides, 1, c.pad as never, c.dimRoundingMode, false, format);
+  return c.dataFormat === 'NCHW'
+    ? [info.batchSize, info.outChannels, info.outHeight, info.outWidth]
+    : [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
+}
+
+describe('fast wasm kernels match the cpu backend', () => {
+  beforeAll(async () => {
+    await tf.setBackend('wasm');
+    registerWasmTrainingKernels();
+  });
+
+  it('replace the slow stock kernels and can be put back', () => {
+    for (const config of FAST_WASM_KERNELS) expect(tf.getKernel(config.kernelName, 'wasm')?.kernelFunc).toBe(config.kernelFunc);
+    expect(registerWasmTrainingKernels()).toEqual([]);
+    const restored = restoreStockWasmKernels();
+    expect(restored).toEqual(expect.arrayContaining(FAST_WASM_KERNELS.map((k) => k.kernelName)));
+    for (const config of FAST_WASM_KERNELS) expect(tf.getKernel(config.kernelName, 'wasm')?.kernelFunc).not.toBe(config.kernelFunc);
+    expect(registerWasmTrainingKernels().sort()).toEqual(restored.sort());
+  });
+
+  it('are left alone with { fast: false }', () => {
+    restoreStockWasmKernels();
+    expect(registerWasmTrainingKernels({ fast: false })).toEqual([]);
+    for (const config of FAST_WASM_KERNELS) expect(tf.getKernel(config.kernelName, 'wasm')?.kernelFunc).not.toBe(config.kernelFunc);
+    registerWasmTrainingKernels();
+  });
+
+  describe('Conv2DBackpropInput', () => {
+    for (const [i, c] of CONV_CASES.entries()) {
+      it(c.name, async () => {
+        await expectMatchesCpu(
+          {
+            kernel: 'Conv2DBackpropInput',
+            inputs: { dy: convOutputShape(c), filter: c.filter },
+            attrs: { strides: c.strides, pad: c.pad, dataFormat: c.dataFormat ?? 'NHWC', dimRoundingMode: c.dimRoundingMode, inputShape: c.x },
+          },
+          100 + i,
+        );
+      });
+    }
+  });
+
+  describe('Conv2DBackpropFilter', () => {
+    for (const [i, c] of CONV_CASES.entries()) {
+      it(c.name, async () => {
+        await expectMatchesCpu(
+          {
+            kernel: 'Conv2DBackpropFilter',
+            inputs: { x: c.x, dy: convOutputShape(c) },
+            attrs: { strides: c.strides, pad: c.pad, dataFormat: c.dataFormat ?? 'NHWC', dimRoundingMode: c.dimRoundingMode, filterShape: c.filter },
+          },
+          200 + i,
+        );
+      });
+    }
+  });
+
+  describe('MaxPoolGrad', () => {
+    const POOL_CASES = [
+      { name: '2x2 stride 2 (the benchmark layers)', x: [3, 8, 8, 5], filterSize: 2, strides: 2, pad: 'valid' as Pad },
+      { name: '2x2 stride 2 odd size', x: [2, 7, 9, 3], filterSize: 2, strides: 2, pad: 'valid' as Pad },
+      { name: '3x3 stride 2 same (overlapping windows)', x: [2, 9, 9, 4], filterSize: 3, strides: 2, pad: 'same' as Pad },
+      { name: '3x3 stride 1 explicit padding', x: [1, 6, 5, 2], filterSize: 3, strides: 1, pad: 1 as Pad },
+    ];
+    for (const [i, c] of POOL_CASES.entries()) {
+      it(c.name, async () => {
+        const info = tf.backend_util.computePool2DInfo(c.x as [number, number, number, number], c.filterSize, c.strides, 1, c.pad as never);
+        // The forward output is recomputed on each backend so that dy lines up with its maxima.
+        const call = (xValues: Float32Array): KernelCall => ({
+          kernel: 'MaxPoolGrad',
+          inputs: {
+            dy: info.outShape,
+            input: { shape: c.x, values: xValues },
+            output: { shape: info.outShape, values: new Float32Array(size(info.outShape)) },
+          },
+          attrs: { filterSize: c.filterSize, strides: c.strides, pad: c.pad },
+        });
+        const x = randomValues(size(c.x), 300 + i);
+        await expectMatchesCpu(call(x), 310 + i);
+        // After ReLU whole windows are 0: the gradient goes to the first position, as on cpu.
+        const relu = x.map((v) => (v > 0.5 ? v : 0));
+        await expectMatchesCpu(call(relu), 320 + i);
+      });
+    }
+  });
+
+  describe('Tile', () => {
+    const TILE_CASES = [
+      { x: [1, 1, 1, 16], reps: [4, 5, 6, 1] },
+      { x: [3, 1, 2], reps: [2, 4, 3] },
+      { x: [5], reps: [7] },
+      { x: [2, 3], reps: [1, 1] },
+      { x: [2, 1, 3, 1], reps: [1, 3, 1, 2] },
+    ];
+    for (const [i, c] of TILE_CASES.entries()) {
+      it(`${JSON.stringify(c.x)} × ${JSON.stringify(c.reps)}`, async () => {
+        await expectMatchesCpu({ kernel: 'Tile', inputs: { x: c.x }, attrs: { reps: c.reps } }, 400 + i);
+      });
+    }
+    it('int32', async () => {
+      const values = Int32Array.from({ length: 6 }, (_, i) => i * 3 - 7);
+      await expectMatchesCpu({ kernel: 'Tile', inputs: { x: { shape: [2, 3], values, dtype: 'int32' } }, attrs: { reps: [3, 2] } }, 410);
+    });
+  });
+
+  describe('Sum and Mean', () => {
+    const REDUCE_CASES = [
+      { x: [64, 9, 9, 16], axis: [0, 1, 2], keepDims: false },
+      { x: [64, 9, 9, 16], axis: [0, 1, 2], keepDims: true },
+      { x: [8, 7, 7, 32], axis: [1, 2], keepDims: false },
+      { x: [8, 7, 7, 32], axis: [2, 1], keepDims: true },
+      { x: [5, 6, 7], axis: [0], keepDims: false },
+      { x: [5, 6, 7], axis: [2], keepDims: false },
+      { x: [5, 6, 7], axis: [0, 2], keepDims: false },
+      { x: [4, 5], axis: [0, 1], keepDims: false },
+      { x: [300, 1000, 3], axis: [0, 1], keepDims: false },
+    ];
+    for (const kernel of ['Sum', 'Mean']) {
+      for (const [i, c] of REDUCE_CASES.entries()) {
+        it(`${kernel} ${JSON.stringify(c.x)} axis ${JSON.stringify(c.axis)}${c.keepDims ? ' keepDims' : ''}`, async () => {
+          await expectMatchesCpu({ kernel, inputs: { x: c.x }, attrs: { axis: c.axis, keepDims: c.keepDims } }, 500 + i);
+        });
+      }
+    }
+  });
+
+  it('Identity shares the buffer safely: disposing either side keeps the other readable', async () => {
+    await tf.setBackend('wasm');
+    const before = tf.memory().numTensors;
+    const x = tf.tensor([1, 2, 3, 4], [2, 2]);
+    const y = tf.engine().runKernel('Identity', { x }) as tf.Tensor;
+    x.dispose();
+    expect(Array.from(y.dataSync())).toEqual([1, 2, 3, 4]);
+    y.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('train a small conv/BN/pool network like cpu does, without leaking tensors', async () => {
+    const gradients = async (backend: string) => {
+      await tf.setBackend(backend);
+      const x = tf.tensor4d(randomValues(4 * 12 * 12 * 3, 7), [4, 12, 12, 3]);
+      const w1 = tf.variable(tf.tensor4d(randomValues(3 * 3 * 3 * 8, 8), [3, 3, 3, 8]));
+      const w2 = tf.variable(tf.tensor4d(randomValues(3 * 3 * 8 * 4, 9), [3, 3, 8, 4]));
+      const offset = tf.variable(tf.tensor1d(randomValues(8, 10)));
+      const scale = tf.variable(tf.tensor1d(randomValues(8, 11)));
+      const f = () =>
+        tf.tidy(() => {
+          let h: tf.Tensor4D = tf.relu(tf.conv2d(x, w1, 1, 'same'));
+          const { mean, variance } = tf.moments(h, [0, 1, 2]);
+          h = tf.batchNorm4d(h, mean as tf.Tensor1D, variance as tf.Tensor1D, offset, scale, 1e-5);
+          h = tf.maxPool(h, 2, 2, 'valid');
+          h = tf.conv2d(h, w2, 2, 'same');
+          return tf.mean(tf.square(h)) as tf.Scalar;
+        });
+      const before = tf.memory().numTensors;
+      for (let i = 0; i < 3; i++) tf.tidy(() => Object.values(tf.variableGrads(f).grads).forEach((g) => g.dataSync()));
+      const leaked = tf.memory().numTensors - before;
+      const grads = tf.tidy(() => {
+        const { grads: g } = tf.variableGrads(f);
+        return [w1, w2, offset, scale].map((w) => Float32Array.from(g[w.name].dataSync() as Float32Array));
+      });
+      [x, w1, w2, offset, scale].forEach((t) => t.dispose());
+      return { grads, leaked };
+    };
+    const cpu = await gradients('cpu');
+    const wasm = await gradients('wasm');
+    expect(wasm.leaked).toBe(0);
+    for (let i = 0; i < cpu.grads.length; i++) {
+      expect(relativeError(wasm.grads[i], cpu.grads[i])).toBeLessThanOrEqual(RELATIVE_TOLERANCE * 10);
+    }
+  });
+
+  afterAll(async () => {
+    await tf.setBackend('wasm');
+  });
+});

@@ -1,0 +1,16 @@
+import type { KernelConfig } from '@tensorflow/tfjs-core';
+import { conv2DBackpropInputWasmConfig } from './conv2d-backprop-input.js';
+import { maxPoolGradWasmConfig } from './max-pool-grad.js';
+import { tileWasmConfig } from './tile.js';
+import { identityWasmConfig } from './identity.js';
+import { meanWasmConfig, sumWasmConfig } from './reduce.js';
+
+/** Faster replacements for stock tfjs-backend-wasm kernels that dominate a training step. */
+export const FAST_WASM_KERNELS: readonly KernelConfig[] = [
+  conv2DBackpropInputWasmConfig,
+  tileWasmConfig,
+  maxPoolGradWasmConfig,
+  sumWasmConfig,
+  meanWasmConfig,
+  identityWasmConfig,
+];

@@ -1,0 +1,19 @@
+import { Identity, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { runWasmKernel } from './wasm-util.js';
+
+/**
+ * Identity shares the input's buffer (reference-counted, as Reshape and the cpu backend's
+ * Identity do) instead of copying it: tensors are immutable and variables are updated by
+ * reassigning their data, so no kernel ever writes into a shared buffer. Gradient code calls
+ * Identity hundreds of times per training step.
+ */
+export const identityWasm: KernelFunc = ({ inputs, backend }) => {
+  const wasm = backend as BackendWasm;
+  const { x } = inputs as { x: TensorInfo };
+  if (x.dtype === 'string') return runWasmKernel(wasm, Identity, inputs);
+  wasm.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+};
+
+export const identityWasmConfig: KernelConfig = { kernelName: Identity, backendName: 'wasm', kernelFunc: identityWasm };

@@ -1,0 +1,49 @@
+import { backend_util, Mean, Sum, util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { heapF32, runWasmKernel } from './wasm-util.js';
+
+interface ReduceAttrs {
+  axis: number | number[];
+  keepDims: boolean;
+}
+
+/**
+ * Sum / Mean over a contiguous block of axes that are not the innermost ones (per-channel sums
+ * of NHWC activations, global average pooling: the reductions of batch-norm, bias and broadcast
+ * gradients). With x viewed as [outer, reduce, inner], the result is xᵀ · v per outer index, v a
+ * vector of ones (or 1/reduce for Mean), which wasm's BatchMatMul runs through XNNPACK at memory
+ * speed. Stock tfjs-backend-wasm 4.22 first transposes the whole input so that the reduced axes
+ * come last, which costs more than the sum itself. Innermost reductions, scattered axes and
+ * non-float32 inputs go to the stock kernel, which handles them well.
+ */
+function makeReduce(kernelName: typeof Sum | typeof Mean): KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const wasm = backend as BackendWasm;
+    const { x } = inputs as { x: TensorInfo };
+    const { axis, keepDims } = attrs as unknown as ReduceAttrs;
+    const axes = util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
+    const rank = x.shape.length;
+    const contiguous = axes.every((a, i) => a === axes[0] + i);
+    const last = axes[axes.length - 1];
+    if (x.dtype !== 'float32' || axes.length === 0 || !contiguous || last === rank - 1 || util.sizeFromShape(x.shape) === 0) {
+      return runWasmKernel(wasm, kernelName, inputs, attrs);
+    }
+    const outer = util.sizeFromShape(x.shape.slice(0, axes[0]));
+    const reduce = util.sizeFromShape(x.shape.slice(axes[0], last + 1));
+    const inner = util.sizeFromShape(x.shape.slice(last + 1));
+    const [outShape] = backend_util.computeOutAndReduceShapes(x.shape, axes);
+    const weights = wasm.makeOutput([1, reduce, 1], 'float32');
+    heapF32(wasm, weights).fill(kernelName === Mean ? 1 / reduce : 1);
+    // A TensorInfo is only a view (dataId + shape), so x can be fed as [outer, reduce, inner] without a copy.
+    const x3d: TensorInfo = { dataId: x.dataId, shape: [outer, reduce, inner], dtype: 'float32' };
+    const out = runWasmKernel(wasm, 'BatchMatMul', { a: x3d, b: weights }, { transposeA: true, transposeB: false });
+    wasm.disposeData(weights.dataId);
+    out.shape = keepDims ? backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
+    return out;
+  };
+}
+
+export const sumWasm = makeReduce(Sum);
+export const meanWasm = makeReduce(Mean);
+export const sumWasmConfig: KernelConfig = { kernelName: Sum, backendName: 'wasm', kernelFunc: sumWasm };
+export const meanWasmConfig: KernelConfig = { kernelName: Mean, backendName: 'wasm', kernelFunc: meanWasm };
