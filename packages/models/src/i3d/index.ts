@@ -12,3 +12,4 @@ export {
   type I3DInputOptions,
   type I3DOptions,
 } from './i3d.js';
+export { i3dTorchBindings, i3dTorchModuleName, importTorchI3D, type I3DTorchOptions } from './torch-weights.js';
