@@ -129,6 +129,16 @@ describe('Colored-and-gray-MNIST', () => {
     }
   });
 
+  it('splits MNIST test into validation and test by validationFraction', () => {
+    const fraction = 0.5;
+    const built = buildColoredGrayMnist({ seed: 11, trainSize: 10, validationFraction: fraction });
+    expect(built.validation.size).toBe(Math.round(MNIST_SPLIT_SIZES.test * fraction));
+    expect(built.validation.size + built.test.size).toBe(MNIST_SPLIT_SIZES.test);
+    const none = buildColoredGrayMnist({ seed: 11, trainSize: 10, validationFraction: 0, testSize: 100 });
+    expect([none.validation.size, none.test.size]).toEqual([0, 100]);
+    expect(() => buildColoredGrayMnist({ trainSize: 10, testSize: MNIST_SPLIT_SIZES.test })).toThrow(/testSize is 10000 but only 8000/);
+  });
+
   it('rejects bad options with a message saying what is allowed', () => {
     expect(() => buildColoredGrayMnist({ variance: -1 })).toThrow(/variance .* ≥ 0/);
     expect(() => buildColoredGrayMnist({ trainSize: 1.5 })).toThrow(/trainSize must be a positive integer/);
