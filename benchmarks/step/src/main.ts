@@ -2,15 +2,18 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { initBackend, registerWasmTrainingKernels, type BackendChoice } from '@mm/backend';
 import { createStepRunner, MODES, type Mode } from './step.js';
+import { createParallelStepRunner } from './parallel.js';
 import { summarizeProfile, type KernelTotal } from './profile.js';
 
 const USAGE = `Usage: pnpm bench:step [--batch 128] [--steps 20] [--warmup 3] [--modes vanilla,plain,rebalance,unimodal]
-                       [--backend wasm|cpu] [--stock] [--no-profile] [--json]
+                       [--backend wasm|cpu] [--workers 1] [--stock] [--no-profile] [--json]
 
 Times full training steps (forward, backward, learning-speed bookkeeping, SGD momentum update)
 of the CG-MNIST MMTM network (the twin of ../shared/bench/torch_twin.py) and prints the median.
   --stock       stock tfjs-backend-wasm plus only the minimal Conv2DBackpropFilter
                 (no @mm/backend fast kernels), the "vs stock" baseline
+  --workers N   data-parallel over N threads (this one + N−1 worker threads, one wasm
+                instance and one slice of the batch each; gradients averaged every step)
   --no-profile  skip the per-kernel breakdown (one extra profiled vanilla step)
   --json        print one JSON object on stdout (progress goes to stderr)`;
 
@@ -20,6 +23,7 @@ interface Options {
   warmup: number;
   modes: Mode[];
   backend: BackendChoice;
+  workers: number;
   stock: boolean;
   profile: boolean;
   json: boolean;
@@ -37,6 +41,7 @@ function parseArgs(argv: string[]): Options {
     warmup: 3,
     modes: [...MODES],
     backend: 'wasm',
+    workers: 1,
     stock: false,
     profile: true,
     json: false,
@@ -71,6 +76,9 @@ function parseArgs(argv: string[]): Options {
         options.backend = backend;
         break;
       }
+      case '--workers':
+        options.workers = positiveInt(arg, argv[++i], 1);
+        break;
       case '--stock':
         options.stock = true;
         break;
@@ -90,6 +98,8 @@ function parseArgs(argv: string[]): Options {
     }
   }
   if (options.stock && options.backend !== 'wasm') fail('--stock only makes sense with --backend wasm');
+  if (options.workers > 1 && (options.backend !== 'wasm' || options.stock)) fail('--workers needs the fast wasm backend');
+  if (options.batch % options.workers !== 0) fail(`--workers ${options.workers} must divide --batch ${options.batch}`);
   return options;
 }
 
@@ -129,6 +139,7 @@ async function main(): Promise<void> {
   } else {
     backendLabel = await initBackend({ backend: options.backend, log: false });
   }
+  if (options.workers > 1) backendLabel += ` x${options.workers} threads`;
   progress(`bench:step on ${backendLabel}, batch ${options.batch}, ${options.warmup} warm-up + ${options.steps} timed steps per mode`);
 
   const results: Partial<Record<Mode, ModeResult>> = {};
@@ -139,15 +150,18 @@ async function main(): Promise<void> {
   let peakTensorBytes = 0;
 
   for (const mode of options.modes) {
-    const runner = createStepRunner(mode, options.batch);
+    const runner =
+      options.workers > 1
+        ? await createParallelStepRunner(mode, options.batch, options.workers)
+        : createStepRunner(mode, options.batch);
     if (mode === 'vanilla') parameterCount = runner.parameterCount;
     let lastLoss = NaN;
-    for (let i = 0; i < options.warmup; i++) lastLoss = runner.step();
+    for (let i = 0; i < options.warmup; i++) lastLoss = await runner.step();
     const tensorsBefore = tf.memory().numTensors;
     const times: number[] = [];
     for (let i = 0; i < options.steps; i++) {
       const started = performance.now();
-      lastLoss = runner.step();
+      lastLoss = await runner.step();
       times.push(performance.now() - started);
       peakTensorBytes = Math.max(peakTensorBytes, tf.memory().numBytes);
     }
@@ -167,14 +181,15 @@ async function main(): Promise<void> {
 
     if (mode === 'vanilla' && options.profile) {
       const started = performance.now();
-      const info = await tf.profile(() => {
-        runner.step();
+      // With --workers, this profiles the main thread's replica only.
+      const info = await tf.profile(async () => {
+        await runner.step();
       });
       profiledStepMs = performance.now() - started;
       profilePeakBytes = info.peakBytes;
       kernels = await summarizeProfile(info);
     }
-    runner.dispose();
+    await runner.dispose();
   }
 
   const vanilla = results.vanilla;
@@ -183,6 +198,7 @@ async function main(): Promise<void> {
   const report = {
     backend: backendLabel,
     batch: options.batch,
+    workers: options.workers,
     medianStepMs: vanilla?.medianStepMs ?? null,
     modes: results,
     balancerOverhead:

@@ -9,7 +9,7 @@ import { createStepRunner, MODES } from './step.js';
 function torchTwinParameterCount(fused: boolean): number {
   let count = 0;
   for (const inChannels of INPUT_CHANNELS) {
-    let cin = inChannels;
+    let cin: number = inChannels;
     for (const width of WIDTHS) {
       count += 9 * cin * width + width + 2 * width;
       cin = width;
@@ -27,7 +27,7 @@ function torchTwinParameterCount(fused: boolean): number {
 }
 
 const trainableCount = (model: ReturnType<typeof buildNetwork>['model']) =>
-  model.trainableWeights.reduce((sum, w) => sum + w.shape.reduce((a, b) => a * (b ?? 1), 1), 0);
+  model.trainableWeights.reduce((sum, w) => sum + w.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0);
 
 describe('bench:step network and step', () => {
   beforeAll(async () => {
@@ -47,7 +47,7 @@ describe('bench:step network and step', () => {
     const groups = parameterGroups(model);
     const branch = new Set([...groups.theta0, ...groups.theta1].map((v) => v.name));
     const fusion = new Set([...groups.fusion0, ...groups.fusion1].map((v) => v.name));
-    const all = model.trainableWeights.map((w) => w.read().name);
+    const all = model.trainableWeights.map((w) => (w.read() as tf.Variable).name);
     for (const name of all) expect(branch.has(name) !== fusion.has(name)).toBe(true);
     const shared = groups.fusion0.filter((v) => groups.fusion1.includes(v));
     expect(shared.length).toBe(2 * FUSED_BLOCKS.length);

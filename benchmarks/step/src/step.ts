@@ -17,12 +17,12 @@ export const MOMENTUM = 0.9;
 
 export interface StepRunner {
   mode: Mode;
-  /** One full training step; returns the loss (read back, as torch_twin's `float(loss)`). */
-  step(): number;
+  /** One full training step; resolves to the loss (read back, as torch_twin's `float(loss)`). */
+  step(): number | Promise<number>;
   /** The last step's learning-speed terms Σ‖g‖²/Σ‖θ‖² per group (empty when the mode skips them). */
   lastSpeedTerms(): Partial<Record<GroupName, number>>;
   parameterCount: number;
-  dispose(): void;
+  dispose(): void | Promise<void>;
 }
 
 /** Deterministic uniform [0, 1) values, like torch.rand, without depending on tf's RNG state. */
@@ -38,57 +38,90 @@ function uniform(size: number, seed: number): Float32Array {
   return out;
 }
 
+export const usesBookkeeping = (mode: Mode) => mode === 'vanilla' || mode === 'rebalance';
+
+/**
+ * One copy of the network with its share of the (fixed, random) batch: samples
+ * [shard·batch/shards, (shard+1)·batch/shards). Data-parallel workers each hold one.
+ */
+export class Replica {
+  readonly model: tfl.LayersModel;
+  readonly trainable: tf.Variable[];
+  private readonly xs: tf.Tensor4D[];
+  private readonly oneHot: tf.Tensor2D;
+
+  constructor(mode: Mode, batch: number, shard = 0, shards = 1) {
+    const { model, control } = buildNetwork(mode !== 'unimodal');
+    control.rebalanceModality = mode === 'rebalance' ? 0 : null;
+    this.model = model;
+    this.trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const from = Math.floor((shard * batch) / shards);
+    const to = Math.floor(((shard + 1) * batch) / shards);
+    const pixels = IMAGE_SIZE * IMAGE_SIZE;
+    this.xs = INPUT_CHANNELS.map((c, k) => {
+      const all = uniform(batch * pixels * c, 17 + k);
+      return tf.tensor4d(all.subarray(from * pixels * c, to * pixels * c), [to - from, IMAGE_SIZE, IMAGE_SIZE, c]);
+    });
+    const labels = Int32Array.from(uniform(batch, 3).subarray(from, to), (u) => Math.floor(u * CLASSES));
+    this.oneHot = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), CLASSES) as tf.Tensor2D);
+  }
+
+  /** Loss and gradients of this replica's samples (call inside tf.tidy). */
+  gradients(): { value: tf.Scalar; grads: tf.NamedTensorMap } {
+    return tf.variableGrads(() => {
+      const logits = this.model.apply(this.xs, { training: true }) as tf.Tensor[];
+      return logits
+        .map((y) => tf.losses.softmaxCrossEntropy(this.oneHot, y) as tf.Scalar)
+        .reduce((a, b) => tf.add(a, b) as tf.Scalar);
+    }, this.trainable);
+  }
+
+  dispose(): void {
+    this.xs.forEach((x) => x.dispose());
+    this.oneHot.dispose();
+    this.model.dispose();
+  }
+}
+
+/**
+ * Σ‖g‖²/Σ‖θ‖² per parameter group: all eight sums are reduced on the backend and read back
+ * in one transfer (call inside tf.tidy).
+ */
+export function speedTerms(
+  groups: Record<GroupName, tf.Variable[]>,
+  grads: tf.NamedTensorMap,
+): Partial<Record<GroupName, number>> {
+  const names = Object.keys(groups) as GroupName[];
+  const sums = names.flatMap((name) => [
+    tf.addN(groups[name].map((v) => tf.sum(tf.square(grads[v.name])))),
+    tf.addN(groups[name].map((v) => tf.sum(tf.square(v)))),
+  ]);
+  const values = tf.stack(sums).dataSync();
+  return Object.fromEntries(names.map((name, i) => [name, values[2 * i] / values[2 * i + 1]]));
+}
+
 export function createStepRunner(mode: Mode, batch: number): StepRunner {
-  const { model, control } = buildNetwork(mode !== 'unimodal');
-  const bookkeeping = mode === 'vanilla' || mode === 'rebalance';
-  control.rebalanceModality = mode === 'rebalance' ? 0 : null;
-
-  const xs = INPUT_CHANNELS.map((c, k) =>
-    tf.tensor4d(uniform(batch * IMAGE_SIZE * IMAGE_SIZE * c, 17 + k), [batch, IMAGE_SIZE, IMAGE_SIZE, c]),
-  );
-  const labels = Int32Array.from(uniform(batch, 3), (u) => Math.floor(u * CLASSES));
-  const oneHot = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), CLASSES));
+  const replica = new Replica(mode, batch);
   const optimizer = tf.train.momentum(LEARNING_RATE, MOMENTUM);
-  const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const groups = parameterGroups(model as tfl.LayersModel);
-  const groupNames = Object.keys(groups) as GroupName[];
-  let speedTerms: Partial<Record<GroupName, number>> = {};
+  const groups = parameterGroups(replica.model);
+  let terms: Partial<Record<GroupName, number>> = {};
 
-  const lossFn = (): tf.Scalar => {
-    const logits = model.apply(xs, { training: true }) as tf.Tensor[];
-    return logits
-      .map((y) => tf.losses.softmaxCrossEntropy(oneHot, y) as tf.Scalar)
-      .reduce((a, b) => tf.add(a, b) as tf.Scalar);
-  };
-
-  const step = (): number => {
-    const lossValue = tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(lossFn, trainable);
-      if (bookkeeping) {
-        // All eight sums are reduced in wasm and read back in one transfer.
-        const sums = groupNames.flatMap((name) => [
-          tf.addN(groups[name].map((v) => tf.sum(tf.square(grads[v.name])))),
-          tf.addN(groups[name].map((v) => tf.sum(tf.square(v)))),
-        ]);
-        const values = tf.stack(sums).dataSync();
-        speedTerms = Object.fromEntries(groupNames.map((name, i) => [name, values[2 * i] / values[2 * i + 1]]));
-      }
+  const step = (): number =>
+    tf.tidy(() => {
+      const { value, grads } = replica.gradients();
+      if (usesBookkeeping(mode)) terms = speedTerms(groups, grads);
       optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
       return value.dataSync()[0];
     });
-    return lossValue;
-  };
 
   return {
     mode,
     step,
-    lastSpeedTerms: () => speedTerms,
-    parameterCount: model.countParams(),
+    lastSpeedTerms: () => terms,
+    parameterCount: replica.model.countParams(),
     dispose: () => {
       optimizer.dispose();
-      xs.forEach((x) => x.dispose());
-      oneHot.dispose();
-      model.dispose();
+      replica.dispose();
     },
   };
 }

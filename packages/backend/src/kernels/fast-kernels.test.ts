@@ -6,6 +6,7 @@ import '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerWasmTrainingKernels, restoreStockWasmKernels } from './register-wasm.js';
 import { FAST_WASM_KERNELS } from './fast-kernels.js';
+import { FAST_GRADIENTS, registerFastGradients, restoreStockGradients } from './gradients.js';
 
 /**
  * Every fast wasm kernel against the cpu backend. The error bound is relative to the largest
@@ -226,6 +227,35 @@ describe('fast wasm kernels match the cpu backend', () => {
       for (const [i, c] of REDUCE_CASES.entries()) {
         it(`${kernel} ${JSON.stringify(c.x)} axis ${JSON.stringify(c.axis)}${c.keepDims ? ' keepDims' : ''}`, async () => {
           await expectMatchesCpu({ kernel, inputs: { x: c.x }, attrs: { axis: c.axis, keepDims: c.keepDims } }, 500 + i);
+        });
+      }
+    }
+  });
+
+  describe('Sum and Mean gradients (Tile instead of multiplying by ones)', () => {
+    const CASES = [
+      { x: [6, 5, 5, 4], axis: [0, 1, 2] },
+      { x: [6, 5, 5, 4], axis: [1, 2] },
+      { x: [3, 7], axis: [1] },
+      { x: [3, 7], axis: [0, 1] },
+    ];
+    for (const backend of ['cpu', 'wasm']) {
+      for (const [i, c] of CASES.entries()) {
+        it(`${backend} ${JSON.stringify(c.x)} axis ${JSON.stringify(c.axis)}: identical to tfjs-core's`, async () => {
+          await tf.setBackend(backend);
+          const x = tf.tensor(randomValues(size(c.x), 600 + i), c.x);
+          const weights = tf.tensor(randomValues(size(c.x), 610 + i), c.x);
+          // A non-uniform upstream gradient, so that dy's broadcast is actually checked.
+          const f = (t: tf.Tensor) => tf.add(tf.sum(tf.square(tf.sum(tf.mul(t, weights), c.axis))), tf.sum(tf.square(tf.mean(t, c.axis, true))));
+          restoreStockGradients();
+          const stock = tf.tidy(() => Float32Array.from(tf.grad(f)(x).dataSync() as Float32Array));
+          expect(registerFastGradients().sort()).toEqual(FAST_GRADIENTS.map((g) => g.kernelName).sort());
+          const before = tf.memory().numTensors;
+          const fast = tf.tidy(() => Float32Array.from(tf.grad(f)(x).dataSync() as Float32Array));
+          expect(tf.memory().numTensors).toBe(before);
+          expect(Array.from(fast)).toEqual(Array.from(stock));
+          x.dispose();
+          weights.dispose();
         });
       }
     }

@@ -2,6 +2,7 @@ import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '
 import { conv2DBackpropFilterWasmConfig } from './conv2d-backprop-filter.js';
 import { FAST_WASM_KERNELS } from './fast-kernels.js';
 import { stockWasmKernels } from './wasm-util.js';
+import { registerFastGradients, restoreStockGradients } from './gradients.js';
 
 /** Kernels that training needs on wasm and tfjs-backend-wasm does not ship. */
 const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [conv2DBackpropFilterWasmConfig];
@@ -42,6 +43,8 @@ export function registerWasmTrainingKernels(options: RegisterWasmTrainingKernels
       registerKernel(config);
       added.push(config.kernelName);
     }
+    // Backend-independent and value-identical, but only worth it where Tile is cheap.
+    registerFastGradients();
   }
   return added;
 }
@@ -56,5 +59,6 @@ export function restoreStockWasmKernels(): string[] {
   }
   replacedStockKernels.clear();
   stockWasmKernels.clear();
+  restoreStockGradients();
   return restored;
 }
