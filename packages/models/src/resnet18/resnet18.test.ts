@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import '@tensorflow/tfjs-backend-cpu';
+import { initBackend } from '@mm/backend';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { countParams } from '../count-params.js';
 import { resnet18 } from './resnet18.js';
@@ -9,7 +9,7 @@ import { resnet18 } from './resnet18.js';
 const TORCHVISION_RESNET18_PARAMS = 11_689_512;
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await initBackend({ backend: 'wasm', log: false });
 });
 
 describe('resnet18', () => {
