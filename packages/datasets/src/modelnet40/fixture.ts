@@ -1,6 +1,5 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { createRng } from '../random.js';
 import { MODELNET40_CLASSES, MODELNET40_NUM_VIEWS } from './modelnet40.js';
 
@@ -25,6 +24,7 @@ export async function writeModelNet40Fixture(root: string, options: ModelNet40Fi
   const classes = options.classes ?? MODELNET40_CLASSES.slice(0, 3);
   const size = options.size ?? 32;
   const counts = { train: options.trainPerClass ?? 5, test: options.testPerClass ?? 2 };
+  const { default: sharp } = await import('sharp');
   const rng = createRng(options.seed ?? 7);
   const writes: Promise<unknown>[] = [];
   for (const [classIndex, className] of classes.entries()) {

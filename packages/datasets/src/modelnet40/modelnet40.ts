@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import sharp, { type OutputInfo } from 'sharp';
+import type { OutputInfo, Sharp } from 'sharp';
 import { createRng, shuffledIndices, splitTrainValidation } from '../random.js';
 import type { MultiModalBatch } from '../colored-mnist/colored-mnist.js';
 
@@ -35,6 +35,10 @@ export const MODELNET40_DOWNLOAD_HINT =
   'ModelNet40 12-view renders (MVCNN, "modelnet40_images_new_12x", about 1.6 GB): download ' +
   'modelnet40_images_new_12x.zip from the MVCNN project (Su et al. 2015; the PyTorch MVCNN repository links it), ' +
   'unzip it and pass the folder that holds the 40 class folders';
+
+// sharp (libvips) is loaded on first decode: importing the package should not load it for users who never read images.
+let sharpLoader: Promise<(path: string, options: { failOn: 'error' }) => Sharp> | undefined;
+const loadSharp = () => (sharpLoader ??= import('sharp').then((m) => m.default));
 
 const VIEW_FILE = /^(.+)\.obj\.shaded_v(\d{3})\.png$/;
 
@@ -173,6 +177,7 @@ export class ModelNet40Split {
   private async decodeView(path: string, flip: boolean, out: Float32Array, offset: number): Promise<void> {
     let data: Buffer;
     let info: OutputInfo;
+    const sharp = await loadSharp();
     try {
       let image = sharp(path, { failOn: 'error' }).removeAlpha().toColourspace('srgb');
       image = image.resize(this.imageSize, this.imageSize, { fit: 'fill' });

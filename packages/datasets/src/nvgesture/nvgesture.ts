@@ -178,8 +178,9 @@ export interface OpenNvGestureOptions {
 }
 
 export const NVGESTURE_DOWNLOAD_HINT =
-  'NVGesture (Molchanov et al., CVPR 2016) is distributed by NVIDIA Research: https://research.nvidia.com/publication/2016-06_online-detection-and-classification-dynamic-hand-gestures-recurrent-3d-convolutional — ' +
-  'download nvGesture_v1.7z, unpack it so that <root>/Video_data/class_01/… and <root>/nvgesture_train_correct_cvpr2016_v2.lst exist, and pass <root>.';
+  'NVGesture (Molchanov et al., "Online detection and classification of dynamic hand gestures with recurrent 3D convolutional neural networks", CVPR 2016) ' +
+  'is distributed by NVIDIA Research (the download is linked from the paper\'s page on research.nvidia.com, after accepting its licence). ' +
+  'Unpack it so that <root>/Video_data/class_01/… and <root>/nvgesture_train_correct_cvpr2016_v2.lst exist, and pass <root>.';
 
 /** Reads both list files of a dataset root and holds out the validation part. */
 export function openNvGesture(root: string, options: OpenNvGestureOptions = {}): NvGestureSplits {

@@ -103,6 +103,10 @@ describe('I3D PyTorch names', () => {
     expect(() => importTorchI3D(fused, file, { namePrefix: 'm1_', skipLogits: true })).toThrow(
       /Conv3d_1a_7x7\.conv3d\.weight: file has \[64, 3, 7, 7, 7\], model needs \[64, 1, 7, 7, 7\]/,
     );
+    // …unless its stem is excluded (the caller fills it, e.g. from the RGB filters averaged).
+    const depthReport = importTorchI3D(fused, file, { namePrefix: 'm1_', skipLogits: true, exclude: ['Conv3d_1a_7x7.conv3d'] });
+    expect(depthReport.ignored).toContain('Conv3d_1a_7x7.conv3d.weight');
+    expect(depthReport.loaded).toContain('Conv3d_1a_7x7.bn.running_var');
     fused.dispose();
   });
 });

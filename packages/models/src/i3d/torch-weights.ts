@@ -13,6 +13,12 @@ export interface I3DTorchOptions {
    * (400 classes) into a 25-class NVGesture branch keep the freshly initialised head. Default false.
    */
   skipLogits?: boolean;
+  /**
+   * PyTorch modules (e.g. `Conv3d_1a_7x7.conv3d`) to leave alone and whose tensors in the file are
+   * ignored: for instance the stem of a one-channel depth branch, filled by the caller from the
+   * RGB filters. Default none.
+   */
+  exclude?: readonly string[];
   /** For messages (a file path). */
   source?: string;
 }
@@ -39,7 +45,8 @@ export function i3dTorchBindings(model: tfl.LayersModel, options: I3DTorchOption
     torchPrefix: options.torchPrefix ?? '',
     moduleName: (layerName) => {
       if (options.skipLogits && layerName.startsWith('logits_')) return null;
-      return i3dTorchModuleName(layerName);
+      const module = i3dTorchModuleName(layerName);
+      return module !== null && options.exclude?.includes(module) ? null : module;
     },
   });
 }
@@ -54,7 +61,9 @@ export function importTorchI3D(model: tfl.LayersModel, stateDict: SafetensorsFil
   const torchPrefix = options.torchPrefix ?? '';
   return importTorchStateDict(stateDict, i3dTorchBindings(model, options), {
     scope: torchPrefix === '' ? undefined : torchPrefix,
-    ignoreUnexpected: options.skipLogits ? (name) => name.startsWith(`${torchPrefix}logits.`) : undefined,
+    ignoreUnexpected: (name) =>
+      (options.skipLogits === true && name.startsWith(`${torchPrefix}logits.`)) ||
+      (options.exclude ?? []).some((module) => name.startsWith(`${torchPrefix}${module}.`)),
     source: options.source,
   });
 }
