@@ -3,6 +3,7 @@ import { conv2DBackpropFilterWasmConfig } from './conv2d-backprop-filter.js';
 import { FAST_WASM_KERNELS } from './fast-kernels.js';
 import { stockWasmKernels } from './wasm-util.js';
 import { registerFastGradients, restoreStockGradients } from './gradients.js';
+import { conv3DCorrectedWasmKernels, conv3DFastWasmKernels } from './conv3d-wasm.js';
 
 /** Kernels that training needs on wasm and tfjs-backend-wasm does not ship. */
 const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [conv2DBackpropFilterWasmConfig];
@@ -31,8 +32,16 @@ export function registerWasmTrainingKernels(options: RegisterWasmTrainingKernels
     registerKernel(config);
     added.push(config.kernelName);
   }
+  // Stock wasm kernels that compute wrong results are replaced whatever `fast` says.
+  for (const config of conv3DCorrectedWasmKernels) {
+    const current = getKernel(config.kernelName, 'wasm');
+    if (current?.kernelFunc === config.kernelFunc) continue;
+    if (current !== undefined) unregisterKernel(config.kernelName, 'wasm');
+    registerKernel(config);
+    added.push(config.kernelName);
+  }
   if (options.fast ?? true) {
-    for (const config of FAST_WASM_KERNELS) {
+    for (const config of [...FAST_WASM_KERNELS, ...conv3DFastWasmKernels]) {
       const current = getKernel(config.kernelName, 'wasm');
       if (current?.kernelFunc === config.kernelFunc) continue;
       if (current !== undefined) unregisterKernel(config.kernelName, 'wasm');
