@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { initBackend, registerWasmTrainingKernels, type BackendChoice } from '@mm/backend';
-import { createStepRunner, MODES, type Mode } from './step.js';
+import { createStepRunner, MODES, type Mode, type StepRunner } from './step.js';
 import { createParallelStepRunner } from './parallel.js';
 import { summarizeProfile, type KernelTotal } from './profile.js';
 
@@ -149,51 +149,68 @@ async function main(): Promise<void> {
   let profilePeakBytes: number | undefined;
   let peakTensorBytes = 0;
 
+  // All modes step in turn (round robin), so that they see the same machine load: on a shared
+  // machine, timing them one after the other can differ by more than the effects measured.
+  const runners = new Map<Mode, StepRunner>();
   for (const mode of options.modes) {
-    const runner =
-      options.workers > 1
-        ? await createParallelStepRunner(mode, options.batch, options.workers)
-        : createStepRunner(mode, options.batch);
-    if (mode === 'vanilla') parameterCount = runner.parameterCount;
-    let lastLoss = NaN;
-    for (let i = 0; i < options.warmup; i++) lastLoss = await runner.step();
-    const tensorsBefore = tf.memory().numTensors;
-    const times: number[] = [];
-    for (let i = 0; i < options.steps; i++) {
+    runners.set(
+      mode,
+      options.workers > 1 ? await createParallelStepRunner(mode, options.batch, options.workers) : createStepRunner(mode, options.batch),
+    );
+  }
+  parameterCount = [...runners.values()][0].parameterCount;
+  const lastLoss = new Map<Mode, number>();
+  for (let i = 0; i < options.warmup; i++) {
+    for (const [mode, runner] of runners) lastLoss.set(mode, await runner.step());
+  }
+  const tensorsBefore = tf.memory().numTensors;
+  const times = new Map<Mode, number[]>(options.modes.map((m) => [m, []]));
+  for (let i = 0; i < options.steps; i++) {
+    for (const [mode, runner] of runners) {
       const started = performance.now();
-      lastLoss = await runner.step();
-      times.push(performance.now() - started);
+      lastLoss.set(mode, await runner.step());
+      times.get(mode)!.push(performance.now() - started);
       peakTensorBytes = Math.max(peakTensorBytes, tf.memory().numBytes);
     }
-    const leaked = tf.memory().numTensors - tensorsBefore;
-    if (leaked !== 0) throw new Error(`mode ${mode} leaks ${leaked} tensors per ${options.steps} steps`);
-    if (!Number.isFinite(lastLoss)) throw new Error(`mode ${mode} produced a non-finite loss (${lastLoss})`);
-    const med = median(times);
+    if ((i + 1) % 5 === 0 || i === options.steps - 1) progress(`  step ${i + 1}/${options.steps} of every mode`);
+  }
+  const leaked = tf.memory().numTensors - tensorsBefore;
+  if (leaked !== 0) throw new Error(`the timed steps leaked ${leaked} tensors`);
+  for (const mode of options.modes) {
+    const t = times.get(mode)!;
+    const loss = lastLoss.get(mode)!;
+    if (!Number.isFinite(loss)) throw new Error(`mode ${mode} produced a non-finite loss (${loss})`);
+    const med = median(t);
     results[mode] = {
       medianStepMs: round(med),
-      minStepMs: round(Math.min(...times)),
-      maxStepMs: round(Math.max(...times)),
+      minStepMs: round(Math.min(...t)),
+      maxStepMs: round(Math.max(...t)),
       samplesPerSecond: round((options.batch * 1000) / med),
-      lastLoss: round(lastLoss, 4),
-      steps: times.length,
+      lastLoss: round(loss, 4),
+      steps: t.length,
     };
-    progress(`  ${mode.padEnd(9)} median ${med.toFixed(1)} ms  (min ${Math.min(...times).toFixed(1)}, max ${Math.max(...times).toFixed(1)})`);
-
-    if (mode === 'vanilla' && options.profile) {
-      const started = performance.now();
-      // With --workers, this profiles the main thread's replica only.
-      const info = await tf.profile(async () => {
-        await runner.step();
-      });
-      profiledStepMs = performance.now() - started;
-      profilePeakBytes = info.peakBytes;
-      kernels = await summarizeProfile(info);
-    }
-    await runner.dispose();
+    progress(`  ${mode.padEnd(9)} median ${med.toFixed(1)} ms  (min ${Math.min(...t).toFixed(1)}, max ${Math.max(...t).toFixed(1)})`);
   }
+  // Overhead of the bookkeeping: median over steps of vanilla/plain, each pair measured back to back.
+  const pairedOverhead =
+    times.has('vanilla') && times.has('plain')
+      ? median(times.get('vanilla')!.map((v, i) => v / times.get('plain')![i] - 1))
+      : null;
+
+  const profiled = runners.get('vanilla') ?? [...runners.values()][0];
+  if (options.profile) {
+    const started = performance.now();
+    // With --workers, this profiles the main thread's replica only.
+    const info = await tf.profile(async () => {
+      await profiled.step();
+    });
+    profiledStepMs = performance.now() - started;
+    profilePeakBytes = info.peakBytes;
+    kernels = await summarizeProfile(info);
+  }
+  for (const runner of runners.values()) await runner.dispose();
 
   const vanilla = results.vanilla;
-  const plain = results.plain;
   const rss = process.resourceUsage().maxRSS * 1024;
   const report = {
     backend: backendLabel,
@@ -201,8 +218,7 @@ async function main(): Promise<void> {
     workers: options.workers,
     medianStepMs: vanilla?.medianStepMs ?? null,
     modes: results,
-    balancerOverhead:
-      vanilla && plain ? round((vanilla.medianStepMs - plain.medianStepMs) / plain.medianStepMs, 4) : null,
+    balancerOverhead: pairedOverhead === null ? null : round(pairedOverhead, 4),
     parameterCount,
     memory: {
       peakRssBytes: rss,
@@ -227,7 +243,7 @@ async function main(): Promise<void> {
     );
   }
   if (report.balancerOverhead !== null) {
-    console.log(`balancer bookkeeping overhead (vanilla vs plain): ${(report.balancerOverhead * 100).toFixed(1)} %`);
+    console.log(`balancer bookkeeping overhead (median of back-to-back vanilla/plain step pairs): ${(report.balancerOverhead * 100).toFixed(1)} %`);
   }
   const mb = (b: number | null | undefined) => (b == null ? 'n/a' : `${(b / 2 ** 20).toFixed(0)} MB`);
   console.log(
@@ -235,7 +251,7 @@ async function main(): Promise<void> {
   );
   if (kernels && profiledStepMs !== undefined) {
     const kernelMs = kernels.reduce((a, k) => a + k.totalMs, 0);
-    console.log(`\nper-kernel breakdown of one profiled vanilla step (${profiledStepMs.toFixed(0)} ms wall, ${kernelMs.toFixed(0)} ms in kernels):`);
+    console.log(`\nper-kernel breakdown of one profiled ${profiled.mode} step (${profiledStepMs.toFixed(0)} ms wall, ${kernelMs.toFixed(0)} ms in kernels):`);
     for (const k of kernels.slice(0, 20)) {
       console.log(`  ${k.name.padEnd(28)} ${k.totalMs.toFixed(1).padStart(9)} ms  ${String(k.calls).padStart(4)} calls  ${((100 * k.totalMs) / profiledStepMs).toFixed(1).padStart(5)} %`);
     }

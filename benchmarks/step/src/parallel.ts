@@ -67,7 +67,9 @@ export async function createParallelStepRunner(mode: Mode, batch: number, shards
     // This thread's share runs while the workers compute theirs.
     const local = tf.tidy(() => {
       const { value, grads } = replica.gradients();
-      return { loss: value.dataSync()[0], grads: variables.map((v) => grads[v.name].dataSync() as Float32Array) };
+      // Weights off the graph (re-balanced excitations) get no gradient: count them as 0.
+      const arrays = variables.map((v) => (grads[v.name] ? (grads[v.name].dataSync() as Float32Array) : new Float32Array(v.size)));
+      return { loss: value.dataSync()[0], grads: arrays };
     });
     const done = (await Promise.all(replies)) as Extract<WorkerMessage, { type: 'done' }>[];
     const loss = tf.tidy(() => {
@@ -93,7 +95,7 @@ export async function createParallelStepRunner(mode: Mode, batch: number, shards
     mode,
     step,
     lastSpeedTerms: () => terms,
-    parameterCount: replica.model.countParams(),
+    parameterCount: replica.trainable.reduce((n, v) => n + v.size, 0),
     dispose: async () => {
       await Promise.all(workers.map((worker) => worker.terminate()));
       optimizer.dispose();

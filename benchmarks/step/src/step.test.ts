@@ -26,7 +26,7 @@ function torchTwinParameterCount(fused: boolean): number {
   return count;
 }
 
-const trainableCount = (model: ReturnType<typeof buildNetwork>['model']) =>
+const trainableCount = (model: ReturnType<typeof buildNetwork>) =>
   model.trainableWeights.reduce((sum, w) => sum + w.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0);
 
 describe('bench:step network and step', () => {
@@ -36,14 +36,14 @@ describe('bench:step network and step', () => {
 
   it('has exactly the trainable parameters of the PyTorch twin, fused and unfused', () => {
     for (const fused of [true, false]) {
-      const { model } = buildNetwork(fused);
+      const model = buildNetwork(fused);
       expect(trainableCount(model)).toBe(torchTwinParameterCount(fused));
       model.dispose();
     }
   });
 
   it('puts every trainable variable in a group; the shared squeeze in both fusion groups', () => {
-    const { model } = buildNetwork(true);
+    const model = buildNetwork(true);
     const groups = parameterGroups(model);
     const branch = new Set([...groups.theta0, ...groups.theta1].map((v) => v.name));
     const fusion = new Set([...groups.fusion0, ...groups.fusion1].map((v) => v.name));

@@ -1,12 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { setFusionMode, setFusionRecording } from '@mm/mmtm';
 import { buildNetwork, CLASSES, IMAGE_SIZE, INPUT_CHANNELS, parameterGroups, type GroupName } from './network.js';
 
 /**
  * What one timed step does:
- * - `vanilla`: forward, backward, learning-speed bookkeeping, SGD update (torch_twin's vanilla);
+ * - `vanilla`: forward, backward, SGD update and the balancer's bookkeeping of a regular step
+ *   (learning-speed terms Σ‖g‖²/Σ‖θ‖², MMTM excitation recording): torch_twin's vanilla step;
  * - `plain`: the same without the bookkeeping (to measure the balancer's overhead);
- * - `rebalance`: as vanilla, with modality 0's MMTM gates replaced by their detached batch means;
+ * - `rebalance`: as vanilla, with modality 0's MMTM excitations replaced by their recorded mean
+ *   (the paper's re-balancing step; torch_twin uses the detached batch mean, same cost);
  * - `unimodal`: both branches without MMTM and without bookkeeping (torch_twin's unimodal).
  */
 export const MODES = ['vanilla', 'plain', 'rebalance', 'unimodal'] as const;
@@ -21,6 +24,7 @@ export interface StepRunner {
   step(): number | Promise<number>;
   /** The last step's learning-speed terms Σ‖g‖²/Σ‖θ‖² per group (empty when the mode skips them). */
   lastSpeedTerms(): Partial<Record<GroupName, number>>;
+  /** Trainable parameters (PyTorch's count; tfjs's countParams() adds batch-norm running statistics). */
   parameterCount: number;
   dispose(): void | Promise<void>;
 }
@@ -51,8 +55,7 @@ export class Replica {
   private readonly oneHot: tf.Tensor2D;
 
   constructor(mode: Mode, batch: number, shard = 0, shards = 1) {
-    const { model, control } = buildNetwork(mode !== 'unimodal');
-    control.rebalanceModality = mode === 'rebalance' ? 0 : null;
+    const model = buildNetwork(mode !== 'unimodal');
     this.model = model;
     this.trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
     const from = Math.floor((shard * batch) / shards);
@@ -64,6 +67,17 @@ export class Replica {
     });
     const labels = Int32Array.from(uniform(batch, 3).subarray(from, to), (u) => Math.floor(u * CLASSES));
     this.oneHot = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), CLASSES) as tf.Tensor2D);
+    if (mode === 'rebalance') {
+      // Re-balancing needs the excitation means of preceding regular steps: record one pass.
+      setFusionRecording(model, 'excitation');
+      tf.tidy(() => {
+        model.apply(this.xs, { training: true });
+      });
+      setFusionRecording(model, 'none');
+      setFusionMode(model, { kind: 'rebalance', modality: 0 });
+    } else if (mode === 'vanilla') {
+      setFusionRecording(model, 'excitation');
+    }
   }
 
   /** Loss and gradients of this replica's samples (call inside tf.tidy). */
@@ -93,7 +107,8 @@ export function speedTerms(
 ): Partial<Record<GroupName, number>> {
   const names = Object.keys(groups) as GroupName[];
   const sums = names.flatMap((name) => [
-    tf.addN(groups[name].map((v) => tf.sum(tf.square(grads[v.name])))),
+    // A weight off the graph (excitation k during a re-balancing step of k) has no gradient: 0.
+    tf.addN(groups[name].map((v) => (grads[v.name] ? tf.sum(tf.square(grads[v.name])) : tf.scalar(0)))),
     tf.addN(groups[name].map((v) => tf.sum(tf.square(v)))),
   ]);
   const values = tf.stack(sums).dataSync();
@@ -118,7 +133,7 @@ export function createStepRunner(mode: Mode, batch: number): StepRunner {
     mode,
     step,
     lastSpeedTerms: () => terms,
-    parameterCount: replica.model.countParams(),
+    parameterCount: replica.trainable.reduce((n, v) => n + v.size, 0),
     dispose: () => {
       optimizer.dispose();
       replica.dispose();

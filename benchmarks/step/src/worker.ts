@@ -30,7 +30,8 @@ try {
         const { value, grads } = replica.gradients();
         offset = 0;
         for (const v of variables) {
-          slot.set(grads[v.name].dataSync() as Float32Array, offset);
+          if (grads[v.name]) slot.set(grads[v.name].dataSync() as Float32Array, offset);
+          else slot.fill(0, offset, offset + v.size);
           offset += v.size;
         }
         return value.dataSync()[0];
