@@ -39,6 +39,13 @@ export const maxPoolGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const xData = heapF32(wasm, input);
   const dyData = heapF32(wasm, dy);
   dxData.fill(0);
+  if (
+    filterHeight === 2 && filterWidth === 2 && strideHeight === 2 && strideWidth === 2 &&
+    padTop === 0 && padLeft === 0 && outHeight * 2 <= inHeight && outWidth * 2 <= inWidth
+  ) {
+    maxPool2x2Grad(xData, dyData, dxData, batchSize, inHeight, inWidth, inChannels, outHeight, outWidth);
+    return dx;
+  }
   const best = new Float32Array(channels);
   const where = new Int32Array(channels);
   const xRow = inWidth * channels;
@@ -76,6 +83,46 @@ export const maxPoolGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   }
   return dx;
 };
+
+/**
+ * The common 2×2 / stride 2 / unpadded case (every CNN here): four candidates per output, compared
+ * in window order with the same strict '>' as the general loop, no per-window bookkeeping arrays.
+ */
+function maxPool2x2Grad(
+  x: Float32Array,
+  dy: Float32Array,
+  dx: Float32Array,
+  batch: number,
+  inHeight: number,
+  inWidth: number,
+  channels: number,
+  outHeight: number,
+  outWidth: number,
+): void {
+  const xRow = inWidth * channels;
+  for (let n = 0; n < batch; n++) {
+    for (let oh = 0; oh < outHeight; oh++) {
+      const top = (n * inHeight + 2 * oh) * xRow;
+      let dyAt = ((n * outHeight + oh) * outWidth) * channels;
+      for (let ow = 0; ow < outWidth; ow++) {
+        const p00 = top + 2 * ow * channels;
+        const p01 = p00 + channels;
+        const p10 = p00 + xRow;
+        const p11 = p10 + channels;
+        for (let c = 0; c < channels; c++, dyAt++) {
+          let at = p00 + c;
+          let best = x[at];
+          // NaN never wins a '>' comparison, as in the general loop; an all-NaN window keeps the first.
+          if (!(best === best)) best = Number.NEGATIVE_INFINITY;
+          if (x[p01 + c] > best) { best = x[p01 + c]; at = p01 + c; }
+          if (x[p10 + c] > best) { best = x[p10 + c]; at = p10 + c; }
+          if (x[p11 + c] > best) at = p11 + c;
+          dx[at] += dy[dyAt];
+        }
+      }
+    }
+  }
+}
 
 export const maxPoolGradWasmConfig: KernelConfig = {
   kernelName: MaxPoolGrad,
