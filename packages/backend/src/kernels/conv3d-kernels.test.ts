@@ -208,6 +208,26 @@ describe('3-D convolution and pooling kernels on wasm', () => {
     }
   }
 
+  it('SplitV (the inception concat gradient) splits any axis of any rank like cpu', async () => {
+    const cases: { shape: number[]; splits: number[] | number; axis: number }[] = [
+      { shape: [2, 3, 4, 5, 10], splits: [2, 3, 4, 1], axis: -1 },
+      { shape: [2, 3, 4, 5, 10], splits: [1, -1], axis: 2 },
+      { shape: [6, 7], splits: 3, axis: 0 },
+      { shape: [4, 40], splits: [30, 10], axis: 1 },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const run = () => {
+        const x = tf.tensor(randomValues(sizeOf(c.shape), 90 + i), c.shape);
+        return tf.split(x, c.splits, c.axis).map((t) => ({ shape: t.shape, values: t.dataSync() as Float32Array }));
+      };
+      const cpu = await onBackend('cpu', run);
+      const wasm = await onBackend('wasm', run);
+      expect(wasm.map((t) => t.shape)).toEqual(cpu.map((t) => t.shape));
+      wasm.forEach((t, k) => expect(Array.from(t.values)).toEqual(Array.from(cpu[k].values)));
+    }
+    expect(tf.getKernel('SplitV', 'wasm')?.kernelFunc).toBeDefined();
+  });
+
   it('gives conv3d + maxPool3d gradients equal to cpu through tf.grads and leaks no tensors', async () => {
     const xShape: Shape5 = [2, 5, 9, 7, 3];
     const wShape: Shape5 = [3, 3, 3, 3, 4];
