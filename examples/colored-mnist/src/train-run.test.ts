@@ -1,0 +1,70 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '@mm/backend';
+import { buildColoredGrayMnist } from '@mm/datasets';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultSettings, type ExperimentSettings } from './settings.js';
+import { trainRun, type RunResult } from './train-run.js';
+
+const settings: ExperimentSettings = {
+  ...defaultSettings(),
+  trainSize: 192,
+  testSize: 200,
+  validationFraction: 0.05,
+  batchSize: 32,
+  epochs: 3,
+  trainAccuracySamples: 64,
+  widths: [4, 4, 8, 8],
+  alpha: 0.01,
+  windowSize: 2,
+};
+
+describe('colored-mnist training run', () => {
+  let dir: string;
+  let data: ReturnType<typeof buildColoredGrayMnist>;
+  beforeAll(async () => {
+    await initBackend({ backend: 'wasm', log: false });
+    dir = mkdtempSync(join(tmpdir(), 'cgm-run-'));
+    data = buildColoredGrayMnist({ trainSize: settings.trainSize, testSize: settings.testSize, validationFraction: settings.validationFraction, seed: 1 });
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('resumes a run killed after an epoch checkpoint to the same result as an uninterrupted run', async () => {
+    const before = tf.memory().numTensors;
+    const straight = await trainRun('guided', 1, { data, settings, dir: join(dir, 'straight') });
+    expect(tf.memory().numTensors).toBe(before);
+
+    // Crash right after the first epoch's checkpoint was written.
+    const crash = new Error('simulated crash');
+    await expect(
+      trainRun('guided', 1, {
+        data,
+        settings,
+        dir: join(dir, 'killed'),
+        onEpoch: (log) => {
+          if (log.epoch === 0) throw crash;
+        },
+      }),
+    ).rejects.toBe(crash);
+    const resumed: RunResult = await trainRun('guided', 1, { data, settings, dir: join(dir, 'killed') });
+
+    expect(resumed.steps.map((s) => s.kind)).toEqual(straight.steps.map((s) => s.kind));
+    expect(resumed.steps.some((s) => s.kind !== 'R')).toBe(true);
+    resumed.steps.forEach((s, i) => expect(s.loss).toBeCloseTo(straight.steps[i].loss, 5));
+    expect(resumed.testAccuracy).toBe(straight.testAccuracy);
+    expect(resumed.testHeadAccuracy).toEqual(straight.testHeadAccuracy);
+    expect(resumed.dUtil).toBeCloseTo(straight.dUtil!, 6);
+    expect(resumed.bestEpoch).toBe(straight.bestEpoch);
+    // A finished run is read back, not retrained.
+    expect((await trainRun('guided', 1, { data, settings, dir: join(dir, 'killed') })).seconds).toBe(resumed.seconds);
+  });
+
+  it('trains a uni-modal baseline without fusion bookkeeping', async () => {
+    const r = await trainRun('unimodal-gray', 2, { data, settings: { ...settings, epochs: 1 }, dir: join(dir, 'uni') });
+    expect(r.testHeadAccuracy).toHaveLength(1);
+    expect(r.dUtil).toBeUndefined();
+    expect(r.steps.every((s) => s.kind === 'R' && s.dSpeed === null)).toBe(true);
+  });
+});
