@@ -10,7 +10,7 @@ export function fixtureSamples(perSplit: { train: number; test: number }, classe
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const dir = process.argv[2];
+  const dir = process.argv.slice(2).find((a) => a !== '--');
   if (!dir) {
     console.error('usage: pnpm --filter @mm/example-nvgesture fixture -- DIR');
     process.exit(2);
