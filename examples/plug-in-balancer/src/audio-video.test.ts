@@ -1,0 +1,31 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '@mm/backend';
+import { resolveParameterGroups } from '@mm/balance';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildUserModel, GROUPS, runDemo } from './audio-video.js';
+
+describe('plugging the balancer into a user-built model', () => {
+  beforeAll(async () => {
+    await initBackend({ backend: 'wasm', log: false });
+  });
+
+  it('groups every trainable weight of the user model from declared prefixes', () => {
+    const model = buildUserModel(4);
+    const g = resolveParameterGroups(model, GROUPS);
+    expect(g.branch[0].every((v) => v.name.startsWith('vision_'))).toBe(true);
+    expect(g.branch[1].every((v) => v.name.startsWith('audio_'))).toBe(true);
+    expect(g.fusion[0].every((v) => v.name.startsWith('fusion/'))).toBe(true);
+    model.dispose();
+  });
+
+  it('trains with guided re-balancing, measures utilization and frees its tensors', async () => {
+    const before = tf.memory().numTensors;
+    const r = await runDemo(40);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(r.kinds.slice(0, 10).every((k) => k === 'R')).toBe(true);
+    expect(r.kinds.some((k) => k !== 'R')).toBe(true);
+    expect(r.losses[r.losses.length - 1]).toBeLessThan(r.losses[0]);
+    expect(r.utilization.headAccuracy).toHaveLength(2);
+    expect(Number.isFinite(r.utilization.dUtil)).toBe(true);
+  });
+});
