@@ -7,5 +7,9 @@ export {
   type BackendAttempt,
   type InitBackendOptions,
 } from './init-backend.js';
-export { registerWasmTrainingKernels } from './kernels/register-wasm.js';
+export {
+  registerWasmTrainingKernels,
+  restoreStockWasmKernels,
+  type RegisterWasmTrainingKernelsOptions,
+} from './kernels/register-wasm.js';
 export { conv2DBackpropFilterWasm } from './kernels/conv2d-backprop-filter.js';

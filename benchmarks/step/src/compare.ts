@@ -1,0 +1,115 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
+
+/**
+ * Side-by-side timing against PyTorch: alternates torch_twin.py and bench:step (fast wasm,
+ * stock wasm, optionally data-parallel) for a few rounds and prints each round's medians and
+ * ratios plus the load average, because on a shared machine only ratios measured in the same
+ * window mean anything.
+ *
+ *   pnpm --filter @mm/bench-step compare [--rounds 2] [--batch 128] [--torch ../shared/bench/torch_twin.py]
+ *                                        [--python /usr/bin/python3] [--workers 2] [--no-stock] [--json]
+ */
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = resolve(here, '../../..');
+
+interface Options {
+  rounds: number;
+  batch: number;
+  torch: string;
+  python: string;
+  workers: number;
+  stock: boolean;
+  json: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = {
+    rounds: 2,
+    batch: 128,
+    torch: resolve(repoRoot, '../shared/bench/torch_twin.py'),
+    python: '/usr/bin/python3',
+    workers: 1,
+    stock: true,
+    json: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`compare: ${arg} needs a value`);
+      return v;
+    };
+    if (arg === '--rounds') o.rounds = Number(value());
+    else if (arg === '--batch') o.batch = Number(value());
+    else if (arg === '--torch') o.torch = resolve(value());
+    else if (arg === '--python') o.python = value();
+    else if (arg === '--workers') o.workers = Number(value());
+    else if (arg === '--no-stock') o.stock = false;
+    else if (arg === '--json') o.json = true;
+    else throw new Error(`compare: unknown argument ${arg}`);
+  }
+  if (!existsSync(o.torch)) {
+    throw new Error(`compare: torch twin not found at ${o.torch}; pass --torch <path to torch_twin.py>`);
+  }
+  return o;
+}
+
+function run(command: string, args: string[], cwd: string): string {
+  const result = spawnSync(command, args, { cwd, encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (result.status !== 0) {
+    throw new Error(`compare: ${command} ${args.join(' ')} failed (exit ${result.status}):\n${result.stderr}`);
+  }
+  return result.stdout;
+}
+
+function torchMedian(o: Options): number {
+  const out = run(o.python, [o.torch, '--batch', String(o.batch), '--steps', '30', '--mode', 'vanilla'], repoRoot);
+  const match = /median ([\d.]+)/.exec(out);
+  if (!match) {
+    throw new Error(`compare: could not read the median from torch_twin.py output:\n${out}\nInstall PyTorch with: apt-get install -y python3-torch`);
+  }
+  return Number(match[1]);
+}
+
+function benchMedian(o: Options, extra: string[]): number {
+  const args = ['--conditions=@mm/source', '--import', 'tsx', 'src/main.ts', '--batch', String(o.batch)];
+  const out = run(process.execPath, [...args, '--modes', 'vanilla', '--steps', '20', '--warmup', '3', '--no-profile', '--json', ...extra], resolve(here, '..'));
+  const report = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { medianStepMs?: number };
+  if (typeof report.medianStepMs !== 'number') throw new Error(`compare: bench:step printed no medianStepMs:\n${out}`);
+  return report.medianStepMs;
+}
+
+const load = () => loadavg()[0].toFixed(1);
+const options = parseArgs(process.argv.slice(2));
+const rounds: Record<string, number | string>[] = [];
+for (let r = 1; r <= options.rounds; r++) {
+  const round: Record<string, number | string> = { round: r };
+  console.error(`round ${r}/${options.rounds}: torch_twin.py (load ${load()})`);
+  round.torchMs = torchMedian(options);
+  console.error(`round ${r}/${options.rounds}: bench:step fast wasm (load ${load()})`);
+  round.tfjsMs = benchMedian(options, []);
+  if (options.workers > 1) {
+    console.error(`round ${r}/${options.rounds}: bench:step fast wasm, ${options.workers} threads (load ${load()})`);
+    round.tfjsWorkersMs = benchMedian(options, ['--workers', String(options.workers)]);
+  }
+  if (options.stock) {
+    console.error(`round ${r}/${options.rounds}: bench:step stock wasm (load ${load()})`);
+    round.stockMs = benchMedian(options, ['--stock']);
+  }
+  round.loadAfter = load();
+  round.tfjsOverTorch = Number(((round.tfjsMs as number) / (round.torchMs as number)).toFixed(2));
+  if (round.tfjsWorkersMs) round.tfjsWorkersOverTorch = Number(((round.tfjsWorkersMs as number) / (round.torchMs as number)).toFixed(2));
+  if (round.stockMs) round.stockOverTfjs = Number(((round.stockMs as number) / (round.tfjsMs as number)).toFixed(2));
+  rounds.push(round);
+  console.error(JSON.stringify(round));
+}
+if (options.json) console.log(JSON.stringify({ batch: options.batch, rounds }));
+else {
+  console.log(`batch ${options.batch}; medians of the vanilla step in ms, ratios within each round:`);
+  for (const r of rounds) console.log(Object.entries(r).map(([k, v]) => `${k} ${v}`).join('  '));
+}
