@@ -28,6 +28,8 @@ export interface RunSettings {
   /** MMTM gate scale: 2 (paper) or 1 (reference code). */
   gateScale: number;
   resume: boolean;
+  /** torchvision ResNet18 state dict (safetensors) to initialise every branch with (ImageNet weights); the heads stay fresh. */
+  pretrained?: string;
   /** Progress line every this many steps. */
   logEvery: number;
 }
@@ -65,6 +67,8 @@ export const USAGE = `usage: modelnet40 --data DIR [options]
   --skip-bad            skip objects with missing views or corrupt PNGs (counted in results.json)
   --out DIR             default runs/modelnet40-<method>
   --resume              continue from DIR's last checkpoint
+  --pretrained FILE     initialise every branch from a torchvision resnet18 state_dict saved as
+                        safetensors (e.g. ImageNet weights); the heads keep their initialisation
   --log-every N         progress every N steps (default ${PAPER_DEFAULTS.logEvery})
 
 Get the data: ${MODELNET40_DOWNLOAD_HINT}.`;
@@ -100,7 +104,7 @@ export function parseArgs(argv: readonly string[]): RunSettings {
     if (value === undefined) throw new UsageError(`${name} needs a value`);
     values.set(name, value);
   }
-  const known = new Set(['--data', '--method', '--views', '--image-size', '--limit', '--epochs', '--batch-size', '--lr', '--alpha', '--window', '--gate-scale', '--seed', '--out', '--log-every']);
+  const known = new Set(['--data', '--method', '--views', '--image-size', '--limit', '--epochs', '--batch-size', '--lr', '--alpha', '--window', '--gate-scale', '--seed', '--out', '--log-every', '--pretrained']);
   for (const name of values.keys()) if (!known.has(name)) throw new UsageError(`unknown option ${name}`);
   if (flags.has('--help')) throw new UsageError('');
   const data = values.get('--data');
@@ -136,6 +140,7 @@ export function parseArgs(argv: readonly string[]): RunSettings {
     skipBadObjects: flags.has('--skip-bad'),
     gateScale: get('--gate-scale', positiveNumber, PAPER_DEFAULTS.gateScale),
     resume: flags.has('--resume'),
+    pretrained: values.get('--pretrained'),
     logEvery: get('--log-every', positiveInteger, PAPER_DEFAULTS.logEvery),
   };
 }

@@ -1,10 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@mm/backend';
 import { MODELNET40_CLASSES, writeModelNet40Fixture } from '@mm/datasets';
+import { encodeSafetensors, exportTorchStateDict, resnet18, resnet18TorchBindings } from '@mm/models';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseArgs, UsageError } from './settings.js';
 import { runModelNet40, type RunResults } from './train.js';
@@ -71,10 +72,17 @@ describe('runModelNet40 on a fixture tree', () => {
     expect(tf.memory().numTensors).toBe(tensorsBefore);
   });
 
-  it('trains the uni-modal SE baseline on one view', async () => {
+  it('trains the uni-modal SE baseline on one view, from torchvision-format weights', async () => {
     const out = join(base, 'unimodal');
-    const settings = { ...parseArgs(['--data', data, '--method', 'unimodal', '--views', '6', '--image-size', '32', '--epochs', '1', '--batch-size', '4', '--out', out]), logEvery: 1000 };
-    const results = await runModelNet40(settings, 'wasm', { log: quiet });
+    // A torchvision-named state dict (as exported from PyTorch) stands in for ImageNet weights.
+    const source = resnet18({ numClasses: 1000, imageSize: 32 });
+    const pretrained = join(base, 'resnet18.safetensors');
+    writeFileSync(pretrained, encodeSafetensors(exportTorchStateDict(resnet18TorchBindings(source))));
+    source.dispose();
+    const settings = { ...parseArgs(['--data', data, '--method', 'unimodal', '--views', '6', '--image-size', '32', '--epochs', '1', '--batch-size', '4', '--out', out, '--pretrained', pretrained]), logEvery: 1000 };
+    const lines: string[] = [];
+    const results = await runModelNet40(settings, 'wasm', { log: (l) => lines.push(l) });
+    expect(lines.some((l) => /^initialised 1 branch from .*resnet18\.safetensors \(100 tensors each/.test(l))).toBe(true);
     expect(results.model.inputs).toBe(1);
     expect(results.test?.heads).toHaveLength(1);
     expect(results.test?.utilization).toBeNull();

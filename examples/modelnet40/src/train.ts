@@ -1,10 +1,11 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { BalancedTrainer, GuidedScheduler, RandomScheduler, VanillaScheduler, type Scheduler, type TrainingStepState } from '@mm/balance';
 import { openModelNet40, type ModelNet40Split, type MultiModalBatch } from '@mm/datasets';
 import { conditionalUtilization, headAccuracies, type HeadAccuracies, type LabeledBatch, type UtilizationReport } from '@mm/metrics';
-import { countParams, fusedResNet18, resnet18SE } from '@mm/models';
+import { countParams, fusedResNet18, importTorchResNet18, importTorchResNet18IntoBranches, readSafetensorsFile, resnet18SE } from '@mm/models';
 import { decodeModelWeights, encodeModelWeights, loadLatestCheckpoint, saveCheckpoint, writeFileAtomically } from './checkpoint.js';
 import { renderPanelsSvg } from './report.js';
 import type { RunSettings } from './settings.js';
@@ -51,7 +52,7 @@ interface SavedState {
 
 /** Fields that change the run's meaning: a resume with different values is refused. */
 function identityOf(s: RunSettings): Record<string, unknown> {
-  return { method: s.method, views: s.views, imageSize: s.imageSize, limit: s.limit ?? null, batchSize: s.batchSize, alpha: s.alpha, windowSize: s.windowSize, seed: s.seed, gateScale: s.gateScale };
+  return { method: s.method, views: s.views, imageSize: s.imageSize, limit: s.limit ?? null, batchSize: s.batchSize, alpha: s.alpha, windowSize: s.windowSize, seed: s.seed, gateScale: s.gateScale, pretrained: s.pretrained ?? null };
 }
 
 function toLabeled(batch: MultiModalBatch): LabeledBatch {
@@ -79,6 +80,8 @@ function plateauStep(plateau: SavedState['plateau'], loss: number, patience: num
   }
   return false;
 }
+
+const unimodalMethod = (settings: RunSettings) => settings.method === 'unimodal';
 
 function buildModel(settings: RunSettings, numClasses: number): tfl.LayersModel {
   if (settings.method === 'unimodal') return resnet18SE({ numClasses, imageSize: settings.imageSize, se: { gateScale: settings.gateScale } });
@@ -135,6 +138,19 @@ export async function runModelNet40(settings: RunSettings, backend: string, hook
   const numClasses = dataset.classes.length;
   log(`ModelNet40 ${settings.data}: ${dataset.train.size} train / ${dataset.validation.size} validation / ${dataset.test.size} test objects, views [${settings.views.join(', ')}], ${settings.imageSize}×${settings.imageSize}${dataset.skipped.length ? `, ${dataset.skipped.length} skipped` : ''}`);
   const model = buildModel(settings, numClasses);
+  // A resumed run gets its weights from the checkpoint instead.
+  if (settings.pretrained && !(settings.resume && existsSync(join(settings.out, 'checkpoint', 'latest.json')))) {
+    try {
+      const file = await readSafetensorsFile(settings.pretrained);
+      const reports = unimodalMethod(settings)
+        ? [importTorchResNet18(model, file, { namePrefix: 'm0_', skipHead: true, source: settings.pretrained })]
+        : importTorchResNet18IntoBranches(model, file, { skipHead: true, source: settings.pretrained });
+      log(`initialised ${reports.length} branch${reports.length > 1 ? 'es' : ''} from ${settings.pretrained} (${reports[0].loaded.length} tensors each; heads and fusion layers keep their initialisation)`);
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
+  }
   const stepsPerEpoch = Math.ceil(dataset.train.size / settings.batchSize);
   const optimizer = tf.train.sgd(settings.learningRate);
   const unimodal = settings.method === 'unimodal';
