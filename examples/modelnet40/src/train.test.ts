@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@mm/backend';
 import { MODELNET40_CLASSES, writeModelNet40Fixture } from '@mm/datasets';
-import { encodeSafetensors, exportTorchStateDict, resnet18, resnet18TorchBindings } from '@mm/models';
+import { resolveParameterGroups } from '@mm/balance';
+import { countParams, encodeSafetensors, exportTorchStateDict, fusedResNet18, resnet18, resnet18TorchBindings } from '@mm/models';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseArgs, UsageError } from './settings.js';
 import { runModelNet40, type RunResults } from './train.js';
@@ -38,6 +39,25 @@ describe('modelnet40 CLI arguments', () => {
     expect(() => parseArgs(['--data', '/x', '--views', '0'])).toThrow(/at least two/);
     expect(() => parseArgs(['--data', '/x', '--views', '0,12'])).toThrow(/0…11/);
     expect(() => parseArgs(['--data', '/x', '--bogus', '1'])).toThrow(/unknown option --bogus/);
+  });
+});
+
+describe('fused ResNet18 and @mm/balance', () => {
+  it('splits into parameter groups from the naming alone, nothing unassigned or claimed twice', () => {
+    const model = fusedResNet18({ numViews: 3, numClasses: 5, imageSize: 32 });
+    const groups = resolveParameterGroups(model, { strict: true });
+    expect(groups.numModalities).toBe(3);
+    expect(groups.unassigned).toEqual([]);
+    expect(groups.conflicts).toEqual([]);
+    const sizes = groups.branch.map((vars) => vars.reduce((n, v) => n + v.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0));
+    expect(new Set(sizes).size).toBe(1);
+    const branchTotal = sizes.reduce((a, b) => a + b, 0);
+    const mmtm = model.layers.filter((l) => l.name.startsWith('mmtm_')).flatMap((l) => l.trainableWeights);
+    const mmtmTotal = mmtm.reduce((n, v) => n + v.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0);
+    expect(branchTotal + mmtmTotal).toBe(countParams(model));
+    // Every fusion group holds MMTM weights only (shared squeeze + its own excitation).
+    expect(groups.fusion.every((vars) => vars.length > 0 && vars.every((v) => mmtm.includes(v)))).toBe(true);
+    model.dispose();
   });
 });
 
