@@ -8,7 +8,8 @@ import { dirname, resolve } from 'node:path';
  * Side-by-side timing against PyTorch: alternates torch_twin.py and bench:step (fast wasm,
  * stock wasm, optionally data-parallel) for a few rounds and prints each round's medians and
  * ratios plus the load average, because on a shared machine only ratios measured in the same
- * window mean anything.
+ * window mean anything. It also compares CPU time per step (all threads), which other jobs on
+ * the machine distort much less than wall time (PyTorch's two threads suffer most from them).
  *
  *   pnpm --filter @mm/bench-step compare [--rounds 2] [--batch 128] [--torch ../shared/bench/torch_twin.py]
  *                                        [--python /usr/bin/python3] [--workers 2] [--no-stock] [--json]
@@ -76,12 +77,34 @@ function torchMedian(o: Options): number {
   return Number(match[1]);
 }
 
-function benchMedian(o: Options, extra: string[]): number {
+/**
+ * PyTorch's CPU time per step (all threads): torch_twin.py is run in-process by a wrapper that
+ * prints the process's total CPU time, once with 5 and once with 35 timed steps; the difference
+ * over 30 steps cancels start-up, import and warm-up.
+ */
+function torchCpuPerStep(o: Options): number {
+  const cpu = (steps: number) => {
+    const wrapper = [
+      'import resource, runpy, sys',
+      `sys.argv = [${JSON.stringify(o.torch)}, '--batch', '${o.batch}', '--steps', '${steps}', '--mode', 'vanilla']`,
+      `runpy.run_path(${JSON.stringify(o.torch)}, run_name='__main__')`,
+      'r = resource.getrusage(resource.RUSAGE_SELF)',
+      "print('cpu_seconds', r.ru_utime + r.ru_stime)",
+    ].join('\n');
+    const out = run(o.python, ['-c', wrapper], repoRoot);
+    const match = /cpu_seconds ([\d.]+)/.exec(out);
+    if (!match) throw new Error(`compare: no CPU time from the torch wrapper:\n${out}`);
+    return Number(match[1]) * 1000;
+  };
+  return (cpu(35) - cpu(5)) / 30;
+}
+
+function benchMedian(o: Options, extra: string[]): { wall: number; cpu: number } {
   const args = ['--conditions=@mm/source', '--import', 'tsx', 'src/main.ts', '--batch', String(o.batch)];
   const out = run(process.execPath, [...args, '--modes', 'vanilla', '--steps', '20', '--warmup', '3', '--no-profile', '--json', ...extra], resolve(here, '..'));
-  const report = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { medianStepMs?: number };
+  const report = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { medianStepMs?: number; medianCpuMs?: number };
   if (typeof report.medianStepMs !== 'number') throw new Error(`compare: bench:step printed no medianStepMs:\n${out}`);
-  return report.medianStepMs;
+  return { wall: report.medianStepMs, cpu: report.medianCpuMs ?? NaN };
 }
 
 const load = () => loadavg()[0].toFixed(1);
@@ -91,20 +114,31 @@ for (let r = 1; r <= options.rounds; r++) {
   const round: Record<string, number | string> = { round: r };
   console.error(`round ${r}/${options.rounds}: torch_twin.py (load ${load()})`);
   round.torchMs = torchMedian(options);
+  console.error(`round ${r}/${options.rounds}: torch_twin.py CPU time (load ${load()})`);
+  round.torchCpuMs = Number(torchCpuPerStep(options).toFixed(1));
   console.error(`round ${r}/${options.rounds}: bench:step fast wasm (load ${load()})`);
-  round.tfjsMs = benchMedian(options, []);
+  const fast = benchMedian(options, []);
+  round.tfjsMs = fast.wall;
+  round.tfjsCpuMs = fast.cpu;
   if (options.workers > 1) {
     console.error(`round ${r}/${options.rounds}: bench:step fast wasm, ${options.workers} threads (load ${load()})`);
-    round.tfjsWorkersMs = benchMedian(options, ['--workers', String(options.workers)]);
+    round.tfjsWorkersMs = benchMedian(options, ['--workers', String(options.workers)]).wall;
   }
   if (options.stock) {
     console.error(`round ${r}/${options.rounds}: bench:step stock wasm (load ${load()})`);
-    round.stockMs = benchMedian(options, ['--stock']);
+    const stock = benchMedian(options, ['--stock']);
+    round.stockMs = stock.wall;
+    round.stockCpuMs = stock.cpu;
   }
   round.loadAfter = load();
-  round.tfjsOverTorch = Number(((round.tfjsMs as number) / (round.torchMs as number)).toFixed(2));
-  if (round.tfjsWorkersMs) round.tfjsWorkersOverTorch = Number(((round.tfjsWorkersMs as number) / (round.torchMs as number)).toFixed(2));
-  if (round.stockMs) round.stockOverTfjs = Number(((round.stockMs as number) / (round.tfjsMs as number)).toFixed(2));
+  const ratio = (a: unknown, b: unknown) => Number(((a as number) / (b as number)).toFixed(2));
+  round.tfjsOverTorch = ratio(round.tfjsMs, round.torchMs);
+  round.tfjsCpuOverTorchCpu = ratio(round.tfjsCpuMs, round.torchCpuMs);
+  if (round.tfjsWorkersMs) round.tfjsWorkersOverTorch = ratio(round.tfjsWorkersMs, round.torchMs);
+  if (round.stockMs) {
+    round.stockOverTfjs = ratio(round.stockMs, round.tfjsMs);
+    round.stockCpuOverTfjsCpu = ratio(round.stockCpuMs, round.tfjsCpuMs);
+  }
   rounds.push(round);
   console.error(JSON.stringify(round));
 }

@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { initBackend, registerWasmTrainingKernels, type BackendChoice } from '@mm/backend';
@@ -116,6 +117,8 @@ interface ModeResult {
   minStepMs: number;
   maxStepMs: number;
   samplesPerSecond: number;
+  /** CPU time (user + system, all threads of this process) per step: less sensitive to other jobs than wall time. */
+  medianCpuMs: number;
   lastLoss: number;
   steps: number;
 }
@@ -165,11 +168,15 @@ async function main(): Promise<void> {
   }
   const tensorsBefore = tf.memory().numTensors;
   const times = new Map<Mode, number[]>(options.modes.map((m) => [m, []]));
+  const cpuTimes = new Map<Mode, number[]>(options.modes.map((m) => [m, []]));
   for (let i = 0; i < options.steps; i++) {
     for (const [mode, runner] of runners) {
       const started = performance.now();
+      const cpuBefore = process.cpuUsage();
       lastLoss.set(mode, await runner.step());
       times.get(mode)!.push(performance.now() - started);
+      const cpu = process.cpuUsage(cpuBefore);
+      cpuTimes.get(mode)!.push((cpu.user + cpu.system) / 1000);
       peakTensorBytes = Math.max(peakTensorBytes, tf.memory().numBytes);
     }
     if ((i + 1) % 5 === 0 || i === options.steps - 1) progress(`  step ${i + 1}/${options.steps} of every mode`);
@@ -186,6 +193,7 @@ async function main(): Promise<void> {
       minStepMs: round(Math.min(...t)),
       maxStepMs: round(Math.max(...t)),
       samplesPerSecond: round((options.batch * 1000) / med),
+      medianCpuMs: round(median(cpuTimes.get(mode)!)),
       lastLoss: round(loss, 4),
       steps: t.length,
     };
@@ -217,6 +225,8 @@ async function main(): Promise<void> {
     batch: options.batch,
     workers: options.workers,
     medianStepMs: vanilla?.medianStepMs ?? null,
+    medianCpuMs: vanilla?.medianCpuMs ?? null,
+    loadAverage: loadavg().map((x) => round(x, 2)),
     modes: results,
     balancerOverhead: pairedOverhead === null ? null : round(pairedOverhead, 4),
     parameterCount,
@@ -239,7 +249,7 @@ async function main(): Promise<void> {
   console.log(`\nbackend ${backendLabel}  batch ${options.batch}  parameters ${parameterCount}`);
   for (const [mode, r] of Object.entries(results)) {
     console.log(
-      `${mode.padEnd(10)} median ${String(r.medianStepMs).padStart(8)} ms   min ${r.minStepMs}  max ${r.maxStepMs}   ${r.samplesPerSecond} samples/s`,
+      `${mode.padEnd(10)} median ${String(r.medianStepMs).padStart(8)} ms   min ${r.minStepMs}  max ${r.maxStepMs}   ${r.samplesPerSecond} samples/s   cpu ${r.medianCpuMs} ms`,
     );
   }
   if (report.balancerOverhead !== null) {
