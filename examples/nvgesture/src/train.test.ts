@@ -55,5 +55,8 @@ describe('runNvGesture on a generated fixture', () => {
     else expect(final.test?.utilizationProblem).toMatch(/zero accuracy/);
     const written = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as RunResults;
     expect(written.completed).toBe(true);
+    const report = readFileSync(join(out, 'report.md'), 'utf8');
+    expect(report).toMatch(/^# NVGesture — guided/);
+    expect(report).toMatch(/\*\*Test\*\*/);
   });
 });

@@ -7,6 +7,7 @@ import { nvGestureBatches, openNvGesture, NVGESTURE_NUM_CLASSES, type ClipBatch,
 import { conditionalUtilization, headAccuracies, type HeadAccuracies, type LabeledBatch, type UtilizationReport } from '@mm/metrics';
 import { countParams, fusedI3D, i3dWithSqueezeExcite, importTorchI3D, readSafetensorsFile, torchToTfjs, type SafetensorsFile } from '@mm/models';
 import { decodeModelWeights, encodeModelWeights, loadCheckpoint, saveCheckpoint, writeFileAtomically } from './checkpoint.js';
+import { renderReport } from './report.js';
 import { resizeFor, type RunSettings } from './settings.js';
 
 export interface EpochRecord {
@@ -195,7 +196,10 @@ export async function runNvGesture(settings: RunSettings, backend: string, hooks
       test: testResult,
       completed,
     });
-    const writeResults = (r: RunResults) => writeFileAtomically(join(settings.out, 'results.json'), `${JSON.stringify(r, null, 2)}\n`);
+    const writeResults = (r: RunResults) => {
+      writeFileAtomically(join(settings.out, 'results.json'), `${JSON.stringify(r, null, 2)}\n`);
+      writeFileAtomically(join(settings.out, 'report.md'), renderReport(r));
+    };
 
     let epochsThisRun = 0;
     while (state.epochsDone < settings.epochs) {
