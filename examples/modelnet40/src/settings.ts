@@ -94,6 +94,8 @@ export function parseArgs(argv: readonly string[]): RunSettings {
   const booleans = new Set(['--resume', '--skip-bad', '--help']);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
+    // `pnpm start -- --data DIR` passes the separator through.
+    if (arg === '--') continue;
     if (!arg.startsWith('--')) throw new UsageError(`unexpected argument '${arg}'`);
     const [name, inline] = arg.split('=', 2);
     if (booleans.has(name)) {

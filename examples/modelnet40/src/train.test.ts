@@ -35,6 +35,7 @@ describe('modelnet40 CLI arguments', () => {
     const settings = parseArgs(['--data', '/x']);
     expect(settings).toMatchObject({ method: 'guided', views: [0, 6], imageSize: 224, batchSize: 8, learningRate: 0.1, alpha: 0.01, windowSize: 5, plateauFactor: 0.3, plateauPatience: 10 });
     expect(parseArgs(['--data', '/x', '--views', '0,4,8']).views).toEqual([0, 4, 8]);
+    expect(parseArgs(['--', '--data', '/x']).data).toBe('/x');
     expect(parseArgs(['--data', '/x', '--method', 'unimodal', '--views', '6,0']).views).toEqual([6]);
     expect(() => parseArgs(['--data', '/x', '--views', '0'])).toThrow(/at least two/);
     expect(() => parseArgs(['--data', '/x', '--views', '0,12'])).toThrow(/0…11/);
