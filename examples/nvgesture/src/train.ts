@@ -59,7 +59,7 @@ const STEM_CONV = 'Conv3d_1a_7x7.conv3d';
  * Loads Kinetics InceptionI3d weights into one branch, keeping its 25-class head. A one-channel
  * (depth) branch gets the RGB stem filters averaged over the three input channels.
  */
-function importPretrainedBranch(model: tfl.LayersModel, file: SafetensorsFile, namePrefix: string, channels: number, source: string): void {
+export function importPretrainedBranch(model: tfl.LayersModel, file: SafetensorsFile, namePrefix: string, channels: number, source: string): void {
   if (channels === 3) {
     importTorchI3D(model, file, { namePrefix, skipLogits: true, source });
     return;
