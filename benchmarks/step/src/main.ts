@@ -4,10 +4,11 @@ import '@tensorflow/tfjs-layers';
 import { initBackend, registerWasmTrainingKernels, type BackendChoice } from '@mm/backend';
 import { createStepRunner, MODES, type Mode, type StepRunner } from './step.js';
 import { createParallelStepRunner } from './parallel.js';
+import { measureDataPipeline, type DataPipelineReport } from './data.js';
 import { summarizeProfile, type KernelTotal } from './profile.js';
 
 const USAGE = `Usage: pnpm bench:step [--batch 128] [--steps 20] [--warmup 3] [--modes vanilla,plain,rebalance,unimodal]
-                       [--backend wasm|cpu] [--workers 1] [--stock] [--no-profile] [--json]
+                       [--backend wasm|cpu] [--workers 1] [--stock] [--no-profile] [--data] [--json]
 
 Times full training steps (forward, backward, learning-speed bookkeeping, SGD momentum update)
 of the CG-MNIST MMTM network (the twin of ../shared/bench/torch_twin.py) and prints the median.
@@ -15,6 +16,7 @@ of the CG-MNIST MMTM network (the twin of ../shared/bench/torch_twin.py) and pri
                 (no @mm/backend fast kernels), the "vs stock" baseline
   --workers N   data-parallel over N threads (this one + N−1 worker threads, one wasm
                 instance and one slice of the batch each; gradients averaged every step)
+  --data        also time the CG-MNIST data pipeline (shuffled batches → tensors), samples/s
   --no-profile  skip the per-kernel breakdown (one extra profiled vanilla step)
   --json        print one JSON object on stdout (progress goes to stderr)`;
 
@@ -27,6 +29,7 @@ interface Options {
   workers: number;
   stock: boolean;
   profile: boolean;
+  data: boolean;
   json: boolean;
 }
 
@@ -45,6 +48,7 @@ function parseArgs(argv: string[]): Options {
     workers: 1,
     stock: false,
     profile: true,
+    data: false,
     json: false,
   };
   const positiveInt = (flag: string, value: string | undefined, min: number): number => {
@@ -86,8 +90,14 @@ function parseArgs(argv: string[]): Options {
       case '--no-profile':
         options.profile = false;
         break;
+      case '--data':
+        options.data = true;
+        break;
       case '--json':
         options.json = true;
+        break;
+      case '--':
+        // pnpm forwards the separator of `pnpm bench:step -- …`.
         break;
       case '--help':
       case '-h':
@@ -217,6 +227,11 @@ async function main(): Promise<void> {
     kernels = await summarizeProfile(info);
   }
   for (const runner of runners.values()) await runner.dispose();
+  let data: DataPipelineReport | undefined;
+  if (options.data) {
+    progress('  timing the CG-MNIST data pipeline');
+    data = measureDataPipeline(options.batch);
+  }
 
   const vanilla = results.vanilla;
   const rss = process.resourceUsage().maxRSS * 1024;
@@ -230,6 +245,14 @@ async function main(): Promise<void> {
     modes: results,
     balancerOverhead: pairedOverhead === null ? null : round(pairedOverhead, 4),
     parameterCount,
+    dataPipeline: data
+      ? {
+          buildMs: round(data.buildMs),
+          samplesPerSecond: round(data.samplesPerSecond),
+          batches: data.batches,
+          timesTrainingThroughput: vanilla ? round(data.samplesPerSecond / vanilla.samplesPerSecond) : null,
+        }
+      : null,
     memory: {
       peakRssBytes: rss,
       peakTensorBytesBetweenSteps: peakTensorBytes,
@@ -254,6 +277,12 @@ async function main(): Promise<void> {
   }
   if (report.balancerOverhead !== null) {
     console.log(`balancer bookkeeping overhead (median of back-to-back vanilla/plain step pairs): ${(report.balancerOverhead * 100).toFixed(1)} %`);
+  }
+  if (report.dataPipeline) {
+    const d = report.dataPipeline;
+    console.log(
+      `data pipeline: ${d.samplesPerSecond} samples/s (batches → tensors; ${d.timesTrainingThroughput ?? '?'}× the vanilla step's throughput), one-off build ${d.buildMs} ms`,
+    );
   }
   const mb = (b: number | null | undefined) => (b == null ? 'n/a' : `${(b / 2 ** 20).toFixed(0)} MB`);
   console.log(
