@@ -222,6 +222,8 @@ describe('fast wasm kernels match the cpu backend', () => {
       { x: [5, 6, 7], axis: [0, 2], keepDims: false },
       { x: [4, 5], axis: [0, 1], keepDims: false },
       { x: [300, 1000, 3], axis: [0, 1], keepDims: false },
+      { x: [2000, 3, 5], axis: [1], keepDims: false },
+      { x: [3, 400, 2], axis: [1], keepDims: true },
     ];
     for (const kernel of ['Sum', 'Mean']) {
       for (const [i, c] of REDUCE_CASES.entries()) {

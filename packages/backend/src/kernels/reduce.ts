@@ -2,6 +2,10 @@ import { backend_util, Mean, Sum, util, type KernelConfig, type KernelFunc, type
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { heapF32, runWasmKernel } from './wasm-util.js';
 
+/** Above this many outer indices, or below this many elements per product, the stock kernel is used. */
+const MAX_BATCHED_PRODUCTS = 1024;
+const MIN_PRODUCT_SIZE = 256;
+
 interface ReduceAttrs {
   axis: number | number[];
   keepDims: boolean;
@@ -31,6 +35,8 @@ function makeReduce(kernelName: typeof Sum | typeof Mean): KernelFunc {
     const outer = util.sizeFromShape(x.shape.slice(0, axes[0]));
     const reduce = util.sizeFromShape(x.shape.slice(axes[0], last + 1));
     const inner = util.sizeFromShape(x.shape.slice(last + 1));
+    // Each outer index is one small matrix product: many tiny ones cost more than the stock transpose.
+    if (outer > MAX_BATCHED_PRODUCTS || reduce * inner < MIN_PRODUCT_SIZE) return runWasmKernel(wasm, kernelName, inputs, attrs);
     const [outShape] = backend_util.computeOutAndReduceShapes(x.shape, axes);
     const weights = wasm.makeOutput([1, reduce, 1], 'float32');
     heapF32(wasm, weights).fill(kernelName === Mean ? 1 / reduce : 1);
