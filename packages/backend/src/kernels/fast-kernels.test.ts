@@ -263,6 +263,31 @@ describe('fast wasm kernels match the cpu backend', () => {
     }
   });
 
+  describe('Cast', () => {
+    const CASTS: { from: 'float32' | 'int32'; to: string }[] = [
+      { from: 'float32', to: 'float32' },
+      { from: 'float32', to: 'int32' },
+      { from: 'int32', to: 'float32' },
+      { from: 'int32', to: 'int32' },
+    ];
+    for (const [i, c] of CASTS.entries()) {
+      it(`${c.from} → ${c.to}`, async () => {
+        const values = c.from === 'int32' ? Int32Array.from({ length: 24 }, (_, k) => k * 7 - 80) : randomValues(24, 700 + i).map((v) => v * 5);
+        await expectMatchesCpu({ kernel: 'Cast', inputs: { x: { shape: [2, 3, 4], values, dtype: c.from } }, attrs: { dtype: c.to } }, 700 + i);
+      });
+    }
+    it('a same-dtype Cast outlives its disposed input', async () => {
+      await tf.setBackend('wasm');
+      const before = tf.memory().numTensors;
+      const x = tf.tensor([1.5, -2, 3], [3]);
+      const y = tf.cast(x, 'float32');
+      x.dispose();
+      expect(Array.from(y.dataSync())).toEqual([1.5, -2, 3]);
+      y.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  });
+
   it('Identity shares the buffer safely: disposing either side keeps the other readable', async () => {
     await tf.setBackend('wasm');
     const before = tf.memory().numTensors;

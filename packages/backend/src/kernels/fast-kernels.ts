@@ -2,7 +2,7 @@ import type { KernelConfig } from '@tensorflow/tfjs-core';
 import { conv2DBackpropInputWasmConfig } from './conv2d-backprop-input.js';
 import { maxPoolGradWasmConfig } from './max-pool-grad.js';
 import { tileWasmConfig } from './tile.js';
-import { identityWasmConfig } from './identity.js';
+import { castWasmConfig, identityWasmConfig } from './identity.js';
 import { meanWasmConfig, sumWasmConfig } from './reduce.js';
 
 /** Faster replacements for stock tfjs-backend-wasm kernels that dominate a training step. */
@@ -13,4 +13,5 @@ export const FAST_WASM_KERNELS: readonly KernelConfig[] = [
   sumWasmConfig,
   meanWasmConfig,
   identityWasmConfig,
+  castWasmConfig,
 ];

@@ -1,4 +1,4 @@
-import { Identity, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import { Cast, Identity, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { runWasmKernel } from './wasm-util.js';
 
@@ -17,3 +17,17 @@ export const identityWasm: KernelFunc = ({ inputs, backend }) => {
 };
 
 export const identityWasmConfig: KernelConfig = { kernelName: Identity, backendName: 'wasm', kernelFunc: identityWasm };
+
+/**
+ * A Cast to the dtype the tensor already has shares the buffer like Identity (ReLU's gradient
+ * casts its float32 step mask to float32 on every layer); real conversions use the stock kernel.
+ */
+export const castWasm: KernelFunc = ({ inputs, backend, attrs }) => {
+  const wasm = backend as BackendWasm;
+  const { x } = inputs as { x: TensorInfo };
+  if (x.dtype === 'string' || (attrs as { dtype?: string }).dtype !== x.dtype) return runWasmKernel(wasm, Cast, inputs, attrs);
+  wasm.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+};
+
+export const castWasmConfig: KernelConfig = { kernelName: Cast, backendName: 'wasm', kernelFunc: castWasm };
