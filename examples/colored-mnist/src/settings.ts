@@ -20,6 +20,8 @@ export interface ExperimentSettings {
   /** Stop a run once its training accuracy (on `trainAccuracySamples` samples) reaches this. */
   stopAtTrainAccuracy?: number;
   trainAccuracySamples: number;
+  /** Training samples of the recording pass for h̄ (Eq. 6) before the cut-flow evaluation; all when unset. */
+  squeezeRecordingSamples?: number;
   alpha: number;
   windowSize: number;
   logBase: number;
@@ -37,8 +39,8 @@ export interface ExperimentSettings {
  */
 export function defaultSettings(): ExperimentSettings {
   return {
-    trainSize: 6000,
-    validationFraction: 0.2,
+    trainSize: 4800,
+    validationFraction: 0.1,
     testSize: 2000,
     variance: 0.02,
     dataSeed: 1,
@@ -46,7 +48,8 @@ export function defaultSettings(): ExperimentSettings {
     learningRate: 0.01,
     momentum: 0.9,
     epochs: 3,
-    trainAccuracySamples: 2000,
+    trainAccuracySamples: 512,
+    squeezeRecordingSamples: 2000,
     alpha: 0.1,
     windowSize: 5,
     logBase: 10,
@@ -69,11 +72,13 @@ export function fullSettings(): ExperimentSettings {
   return {
     ...defaultSettings(),
     trainSize: 60000,
+    validationFraction: 0.2,
     testSize: undefined,
     batchSize: 128,
     epochs: 100,
     stopAtTrainAccuracy: 1,
     trainAccuracySamples: 60000,
+    squeezeRecordingSamples: undefined,
     widths: [16, 32, 64, 128],
     plan: METHODS.map((method) => ({ method, seeds: [1, 2, 3] })),
   };

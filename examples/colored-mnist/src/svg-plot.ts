@@ -29,6 +29,8 @@ export interface LinePlotOptions {
   hLines?: { y: number; color: string; label?: string }[];
   /** Vertical reference lines (e.g. a mean). */
   vLines?: { x: number; color: string }[];
+  /** Only whole-number ticks on the x axis (epochs). */
+  integerX?: boolean;
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -57,7 +59,7 @@ ${body}
 export function linePlot(o: LinePlotOptions): string {
   const width = o.width ?? 760;
   const height = o.height ?? 360;
-  const m = { left: 62, right: 170, top: 36, bottom: 48 };
+  const m = { left: 62, right: 200, top: 36, bottom: 48 };
   const pw = width - m.left - m.right;
   const ph = height - m.top - m.bottom;
   const xs = o.series
@@ -78,7 +80,7 @@ export function linePlot(o: LinePlotOptions): string {
     parts.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${sy(t)}" y2="${sy(t)}" stroke="#ddd"/>`);
     parts.push(`<text x="${m.left - 6}" y="${sy(t) + 4}" text-anchor="end" font-size="11" ${FONT}>${fmt(t)}</text>`);
   }
-  for (const t of niceTicks(x0, x1, 6)) {
+  for (const t of niceTicks(x0, x1, 6).filter((t) => !o.integerX || Number.isInteger(t))) {
     parts.push(`<text x="${sx(t)}" y="${m.top + ph + 16}" text-anchor="middle" font-size="11" ${FONT}>${fmt(t)}</text>`);
   }
   for (const h of o.hLines ?? []) {
@@ -98,14 +100,17 @@ export function linePlot(o: LinePlotOptions): string {
   }
   parts.push(`<text x="${m.left + pw / 2}" y="${height - 10}" text-anchor="middle" font-size="12" ${FONT}>${esc(o.xLabel)}</text>`);
   parts.push(`<text transform="translate(16 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle" font-size="12" ${FONT}>${esc(o.yLabel)}</text>`);
-  const legend = [...o.series.map((s) => ({ name: s.name, color: s.color, band: false })), ...(o.bandLegend ?? []).map((b) => ({ ...b, band: true }))];
+  const legend = [
+    ...o.series.map((s) => ({ name: s.name, color: s.color, band: false, dashed: s.dashed })),
+    ...(o.bandLegend ?? []).map((b) => ({ ...b, band: true, dashed: false })),
+  ];
   legend.forEach((l, i) => {
     const y = m.top + 10 + i * 18;
     const x = m.left + pw + 12;
     parts.push(
       l.band
         ? `<rect x="${x}" y="${y - 8}" width="18" height="10" fill="${l.color}" opacity="0.35"/>`
-        : `<line x1="${x}" x2="${x + 18}" y1="${y - 3}" y2="${y - 3}" stroke="${l.color}" stroke-width="2"/>`,
+        : `<line x1="${x}" x2="${x + 18}" y1="${y - 3}" y2="${y - 3}" stroke="${l.color}" stroke-width="2"${l.dashed ? ' stroke-dasharray="5 3"' : ''}/>`,
     );
     parts.push(`<text x="${x + 24}" y="${y + 1}" font-size="11" ${FONT}>${esc(l.name)}</text>`);
   });

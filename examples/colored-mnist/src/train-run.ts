@@ -257,7 +257,7 @@ export async function trainRun(method: Method, seed: number, ctx: RunContext): P
     try {
       // h̄ is recorded on the training data as stored (CG-MNIST has no augmentation to switch off).
       const utilization = await conditionalUtilization(model, {
-        train: () => tensorBatches(data.train, modalities, 500),
+        train: () => tensorBatches(data.train, modalities, 500, settings.squeezeRecordingSamples),
         test: () => tensorBatches(data.test, modalities, 500),
       });
       Object.assign(result, { cutHeadAccuracy: utilization.cutHeadAccuracy, utilization: utilization.utilization, dUtil: utilization.dUtil });
