@@ -45,7 +45,10 @@ re-balancing windows, accuracy curves, Table-1 comparison), samples-train.png an
 checkpoints written atomically after every epoch (kill and --resume at any time).`;
 
 function parse() {
+  // `pnpm main -- --flag` forwards a literal '--' before the flags.
+  const argv = process.argv.slice(2);
   const { values } = parseArgs({
+    args: argv[0] === '--' ? argv.slice(1) : argv,
     options: {
       help: { type: 'boolean', short: 'h' },
       full: { type: 'boolean' },
