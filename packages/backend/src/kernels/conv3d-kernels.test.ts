@@ -6,6 +6,7 @@ import '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { registerWasmTrainingKernels } from './register-wasm.js';
 import * as reference from './reference-3d.js';
+import { maxAbsDiff, randomValues } from './test-values.js';
 
 /**
  * The 3-D training kernels I3D needs (Conv3D, Conv3DBackpropFilterV2, Conv3DBackpropInputV2,
@@ -22,27 +23,9 @@ const TOLERANCE = 1e-4;
 type Shape5 = reference.Shape5;
 type Triple = reference.Triple;
 
-/** Deterministic pseudo-random values in [-1, 1) (xorshift32). */
-function randomValues(size: number, seed: number): Float32Array {
-  const out = new Float32Array(size);
-  let state = seed >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    out[i] = ((state >>> 0) / 2 ** 32) * 2 - 1;
-  }
-  return out;
-}
 
 const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
-  return max;
-}
 
 interface ConvCase {
   name: string;

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerWasmTrainingKernels, restoreStockWasmKernels } from './register-wasm.js';
 import { FAST_WASM_KERNELS } from './fast-kernels.js';
 import { FAST_GRADIENTS, registerFastGradients, restoreStockGradients } from './gradients.js';
+import { randomValues } from './test-values.js';
 
 /**
  * Every fast wasm kernel against the cpu backend. The error bound is relative to the largest
@@ -14,18 +15,6 @@ import { FAST_GRADIENTS, registerFastGradients, restoreStockGradients } from './
  */
 const RELATIVE_TOLERANCE = 1e-4;
 
-/** Deterministic pseudo-random values in [-1, 1). */
-function randomValues(size: number, seed: number): Float32Array {
-  const out = new Float32Array(size);
-  let state = seed >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    out[i] = ((state >>> 0) / 2 ** 32) * 2 - 1;
-  }
-  return out;
-}
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
