@@ -1,8 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { encodeSafetensors, parseSafetensors, type Float32TensorData } from '@mm/models';
+import { encodeModelWeights, loadModelWeights } from '@mm/models';
 
 /**
  * Checkpoints: `checkpoint/epoch-NNNN/{weights.safetensors,state.json}` plus `checkpoint/latest.json`
@@ -18,47 +17,6 @@ export function writeFileAtomically(file: string, content: string | Uint8Array):
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, content);
   renameSync(tmp, file);
-}
-
-function weightKey(layer: tfl.layers.Layer, variable: tfl.LayerVariable): string {
-  const name = variable.originalName;
-  return `${layer.name}/${name.slice(name.lastIndexOf('/') + 1)}`;
-}
-
-/** Every weight of the model (trainable or not) as safetensors bytes. */
-export function encodeModelWeights(model: tfl.LayersModel): Uint8Array {
-  const tensors: Record<string, Float32TensorData> = {};
-  for (const layer of model.layers) {
-    for (const variable of layer.weights) {
-      tensors[weightKey(layer, variable)] = { shape: variable.shape as number[], data: Float32Array.from(variable.read().dataSync()) };
-    }
-  }
-  return encodeSafetensors(tensors);
-}
-
-/** Loads weights written by `encodeModelWeights` into a model of the same architecture. */
-export function decodeModelWeights(model: tfl.LayersModel, bytes: Uint8Array, source: string): void {
-  const file = parseSafetensors(bytes, source);
-  const problems: string[] = [];
-  const writes: [tfl.LayerVariable, Float32Array, number[]][] = [];
-  for (const layer of model.layers) {
-    for (const variable of layer.weights) {
-      const key = weightKey(layer, variable);
-      const stored = file.tensors.get(key);
-      const shape = variable.shape as number[];
-      if (!stored) problems.push(`${key} missing`);
-      else if (stored.shape.join(',') !== shape.join(',')) problems.push(`${key} has shape [${stored.shape}], model needs [${shape}]`);
-      else writes.push([variable, stored.toFloat32(), shape]);
-    }
-  }
-  if (problems.length > 0) {
-    throw new Error(`${source} does not fit this model (different --views, --image-size or --method?): ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? ` … and ${problems.length - 10} more` : ''}`);
-  }
-  for (const [variable, data, shape] of writes) {
-    const value = tf.tensor(data, shape);
-    variable.write(value);
-    value.dispose();
-  }
 }
 
 export interface Checkpoint<State> {
@@ -108,3 +66,10 @@ export function loadLatestCheckpoint<State>(root: string): Checkpoint<State> | u
     throw new Error(`checkpoint ${dir} is unreadable: ${(error as Error).message}. Delete ${join(root, 'checkpoint')} to start over.`);
   }
 }
+
+/** Restores `encodeModelWeights` bytes, naming the CLI options that change the architecture. */
+export function decodeModelWeights(model: tfl.LayersModel, bytes: Uint8Array, source: string): void {
+  loadModelWeights(model, bytes, source, 'different --views, --image-size or --method?');
+}
+
+export { encodeModelWeights };

@@ -31,3 +31,4 @@ export {
   type TorchBindingOptions,
   type TorchWeightBinding,
 } from './torch-import.js';
+export { encodeModelWeights, loadModelWeights } from './model-weights.js';
