@@ -5,46 +5,14 @@ import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { registerWasmTrainingKernels } from './register-wasm.js';
-import { maxAbsDiff, randomValues } from './test-values.js';
+import { CONV_CASES, maxAbsDiff, randomValues, type ConvCase as Case } from './test-values.js';
 
 const TOLERANCE = 1e-4;
 
 
-type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
-
-interface Case {
-  name: string;
-  x: [number, number, number, number];
-  filter: [number, number, number, number];
-  strides: number | [number, number];
-  pad: Pad;
-  dataFormat?: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-}
-
-const CASES: Case[] = [
-  { name: '3x3 same stride 1', x: [2, 7, 7, 3], filter: [3, 3, 3, 4], strides: 1, pad: 'same' },
-  { name: '3x3 same stride 2 odd size', x: [3, 9, 11, 2], filter: [3, 3, 2, 5], strides: 2, pad: 'same' },
-  { name: '3x3 valid stride 2', x: [2, 9, 9, 3], filter: [3, 3, 3, 2], strides: 2, pad: 'valid' },
-  { name: '7x7 same stride 2 (ResNet stem)', x: [1, 17, 17, 3], filter: [7, 7, 3, 4], strides: 2, pad: 'same' },
-  { name: '1x1 stride 2 projection', x: [2, 8, 8, 4], filter: [1, 1, 4, 6], strides: 2, pad: 'valid' },
-  { name: 'non-square filter and strides', x: [2, 10, 7, 2], filter: [2, 3, 2, 3], strides: [2, 1], pad: 'same' },
-  { name: 'even filter same', x: [1, 6, 6, 2], filter: [4, 4, 2, 2], strides: 1, pad: 'same' },
-  {
-    name: 'explicit asymmetric padding',
-    x: [2, 6, 5, 2],
-    filter: [3, 3, 2, 3],
-    strides: 2,
-    pad: [[0, 0], [1, 2], [0, 1], [0, 0]],
-  },
-  { name: 'numeric padding with rounding', x: [1, 8, 8, 2], filter: [3, 3, 2, 2], strides: 2, pad: 1, dimRoundingMode: 'ceil' },
-  { name: 'NCHW stride 2', x: [2, 3, 9, 7], filter: [3, 3, 3, 4], strides: 2, pad: 'same', dataFormat: 'NCHW' },
-  { name: 'NCHW valid', x: [1, 2, 6, 6], filter: [3, 3, 2, 2], strides: 1, pad: 'valid', dataFormat: 'NCHW' },
-];
-
 function outputShape(c: Case): [number, number, number, number] {
   const format = c.dataFormat === 'NCHW' ? 'channelsFirst' : 'channelsLast';
-  const info = tf.backend_util.computeConv2DInfo(c.x, c.filter, c.strides, 1, c.pad, c.dimRoundingMode, false, format);
+  const info = tf.backend_util.computeConv2DInfo(c.x, c.filter, c.strides, 1, c.pad as tf.backend_util.ExplicitPadding, c.dimRoundingMode, false, format);
   return c.dataFormat === 'NCHW'
     ? [info.batchSize, info.outChannels, info.outHeight, info.outWidth]
     : [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
@@ -81,7 +49,7 @@ describe('Conv2DBackpropFilter on wasm', () => {
     expect(registerWasmTrainingKernels()).toEqual([]);
   });
 
-  for (const [i, c] of CASES.entries()) {
+  for (const [i, c] of CONV_CASES.entries()) {
     it(`matches the cpu backend within ${TOLERANCE}: ${c.name}`, async () => {
       const expected = await filterGradient('cpu', c, 11 + i);
       const actual = await filterGradient('wasm', c, 11 + i);
