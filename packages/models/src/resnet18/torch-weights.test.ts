@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@mm/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { predictArray, torchPython } from '../testing/torch-python.js';
 import { channelsFirstToLast, torchToTfjs } from '../weights/layout.js';
 import { encodeSafetensors, parseSafetensors, readSafetensorsFile, type SafetensorsFile } from '../weights/safetensors.js';
 import { exportTorchStateDict, TorchWeightImportError } from '../weights/torch-import.js';
@@ -16,31 +17,9 @@ const REFERENCE_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '../../sc
 // Logits must match PyTorch's within this (the acceptance criterion of the import).
 const LOGIT_TOLERANCE = 1e-3;
 
-/** A Python interpreter that can `import torch`: $MM_PYTHON, then the usual names (pyenv shims may hide Debian's python3-torch). */
-function findTorchPython(): { python?: string; reason: string } {
-  const candidates = [process.env.MM_PYTHON, 'python3', '/usr/bin/python3', 'python'].filter((c): c is string => Boolean(c));
-  const tried: string[] = [];
-  for (const candidate of candidates) {
-    const probe = spawnSync(candidate, ['-c', 'import torch'], { encoding: 'utf8' });
-    if (probe.status === 0) return { python: candidate, reason: '' };
-    tried.push(`${candidate}: ${probe.error ? probe.error.message : (probe.stderr.trim().split('\n').pop() ?? `exit ${probe.status}`)}`);
-  }
-  return { reason: `no Python with PyTorch (apt-get install -y python3-torch); tried ${tried.join('; ')}` };
-}
-
-const torchPython = findTorchPython();
-if (!torchPython.python) {
-  // CI installs python3-torch (.ci/run): there a missing PyTorch is a failure, not a skip.
-  if (process.env.CI) throw new Error(`PyTorch comparison cannot run in CI: ${torchPython.reason}`);
-  console.warn(`skipping the PyTorch logit comparison: ${torchPython.reason}`);
-}
 
 function stateDictOf(model: Parameters<typeof resnet18TorchBindings>[0], options?: Parameters<typeof resnet18TorchBindings>[1]): SafetensorsFile {
   return parseSafetensors(encodeSafetensors(exportTorchStateDict(resnet18TorchBindings(model, options))));
-}
-
-function predictArray(model: ReturnType<typeof resnet18>, input: tf.Tensor): Float32Array {
-  return tf.tidy(() => (model.predict(input) as tf.Tensor).dataSync() as Float32Array);
 }
 
 beforeAll(async () => {
