@@ -40,6 +40,7 @@ describe('runNvGesture on a generated fixture', () => {
     const partial = await runNvGesture(settings, 'wasm', { log: (l) => lines.push(l), stopAfterEpochs: 1 });
     expect(partial.completed).toBe(false);
     expect(existsSync(join(out, 'checkpoint', 'state.json'))).toBe(true);
+    expect(existsSync(join(out, 'checkpoint', 'optimizer.safetensors'))).toBe(true);
     const final = await runNvGesture(parseArgs([...args, '--resume']), 'wasm', { log: (l) => lines.push(l) });
     expect(lines.some((l) => l.startsWith('resumed from'))).toBe(true);
     expect(final.completed).toBe(true);

@@ -6,7 +6,7 @@ import { BalancedTrainer, GuidedScheduler, RandomScheduler, VanillaScheduler, ty
 import { nvGestureBatches, openNvGesture, NVGESTURE_NUM_CLASSES, type ClipBatch, type ClipMode, type NvGestureSample, type NvGestureSampleError } from '@mm/datasets';
 import { conditionalUtilization, headAccuracies, type HeadAccuracies, type LabeledBatch, type UtilizationReport } from '@mm/metrics';
 import { countParams, fusedI3D, i3dWithSqueezeExcite, importTorchI3D, readSafetensorsFile, torchToTfjs, type SafetensorsFile } from '@mm/models';
-import { decodeModelWeights, encodeModelWeights, loadCheckpoint, saveCheckpoint, writeFileAtomically } from './checkpoint.js';
+import { decodeModelWeights, encodeModelWeights, loadCheckpoint, restoreOptimizer, saveCheckpoint, writeFileAtomically } from './checkpoint.js';
 import { renderReport } from './report.js';
 import { resizeFor, type RunSettings } from './settings.js';
 
@@ -171,6 +171,7 @@ export async function runNvGesture(settings: RunSettings, backend: string, hooks
           throw new Error(`--resume: the checkpoint in ${settings.out} was made with ${saved}, this run asks for ${JSON.stringify(state.identity)}. Use another --out or the same settings.`);
         }
         decodeModelWeights(model, checkpoint.weights, join(checkpoint.dir, 'weights.safetensors'));
+        if (checkpoint.optimizer) await restoreOptimizer(optimizer, checkpoint.optimizer, join(checkpoint.dir, 'optimizer.safetensors'));
         state = checkpoint.state;
         trainer.restore(state.trainer);
         log(`resumed from ${checkpoint.dir}: ${state.epochsDone} epochs done`);
@@ -241,7 +242,7 @@ export async function runNvGesture(settings: RunSettings, backend: string, hooks
       }
       state.epochsDone = epoch + 1;
       state.trainer = trainer.state();
-      saveCheckpoint(settings.out, model, state);
+      await saveCheckpoint(settings.out, model, optimizer, state);
       writeResults(results(false, null));
       epochsThisRun++;
     }
