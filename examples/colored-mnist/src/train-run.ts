@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { BalancedTrainer, GuidedScheduler, RandomScheduler, rubiLoss, VanillaScheduler, type Scheduler, type TrainingStepState } from '@mm/balance';
 import type { CgMnistModality, CgMnistSplit, ColoredGrayMnist } from '@mm/datasets';
-import { conditionalUtilization, headAccuracies, type LabeledBatch } from '@mm/metrics';
+import { conditionalUtilization, headAccuracies, UndefinedUtilizationError, type LabeledBatch } from '@mm/metrics';
 import { batchToTensors, cgMnistFusedNet, cgMnistUnimodalNet } from '@mm/models';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -263,7 +263,8 @@ export async function trainRun(method: Method, seed: number, ctx: RunContext): P
       Object.assign(result, { cutHeadAccuracy: utilization.cutHeadAccuracy, utilization: utilization.utilization, dUtil: utilization.dUtil });
     } catch (error) {
       // A head with zero test accuracy has no utilization rate; keep the run's other results.
-      result.utilizationError = (error as Error).message;
+      if (!(error instanceof UndefinedUtilizationError)) throw error;
+      result.utilizationError = error.message;
     }
   }
   result.seconds = elapsed();

@@ -84,7 +84,11 @@ describe('runModelNet40 on a fixture tree', () => {
     expect(results.epochs[0]).toEqual(partial.epochs[0]);
     expect(results.epochs.every((e) => Number.isFinite(e.trainLoss) && e.samplesPerSecond > 0)).toBe(true);
     expect(results.test?.heads).toHaveLength(2);
-    expect(results.test?.utilization?.utilization).toHaveLength(2);
+    // Six test objects after two tiny epochs: a head may get all of them wrong, and then the
+    // rate does not exist; the run must still finish and say why.
+    const utilization = results.test?.utilization;
+    if (utilization) expect(utilization.utilization.every(Number.isFinite)).toBe(true);
+    else expect(results.test?.utilizationProblem).toMatch(/head \d: .*zero accuracy/);
     const written = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as RunResults;
     expect(written.completed).toBe(true);
     expect(written.dataset).toMatchObject({ train: results.dataset.train, test: 3 * 2, skipped: 0 });

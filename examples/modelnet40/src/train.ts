@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { BalancedTrainer, GuidedScheduler, RandomScheduler, VanillaScheduler, type Scheduler, type TrainingStepState } from '@mm/balance';
 import { openModelNet40, type ModelNet40Split, type MultiModalBatch } from '@mm/datasets';
-import { conditionalUtilization, headAccuracies, type HeadAccuracies, type LabeledBatch, type UtilizationReport } from '@mm/metrics';
+import { conditionalUtilization, headAccuracies, UndefinedUtilizationError, type HeadAccuracies, type LabeledBatch, type UtilizationReport } from '@mm/metrics';
 import { countParams, fusedResNet18, importTorchResNet18, importTorchResNet18IntoBranches, readSafetensorsFile, resnet18SE } from '@mm/models';
 import { decodeModelWeights, encodeModelWeights, loadLatestCheckpoint, saveCheckpoint, writeFileAtomically } from './checkpoint.js';
 import { renderPanelsSvg } from './report.js';
@@ -35,7 +35,14 @@ export interface RunResults {
   model: { name: string; parameters: number; inputs: number };
   epochs: EpochRecord[];
   best: { epoch: number; validationAccuracy: number } | null;
-  test: { fused: number; heads: number[]; samples: number; utilization: UtilizationReport | null } | null;
+  test: {
+    fused: number;
+    heads: number[];
+    samples: number;
+    utilization: UtilizationReport | null;
+    /** Why the utilization rate could not be computed (a head with zero test accuracy), if so. */
+    utilizationProblem: string | null;
+  } | null;
   completed: boolean;
 }
 
@@ -275,14 +282,23 @@ export async function runModelNet40(settings: RunSettings, backend: string, hook
     decodeModelWeights(model, readFileSync(bestFile), bestFile);
     const test = await headAccuracies(model, evaluationBatches(dataset.test, settings.batchSize));
     let utilization: UtilizationReport | null = null;
+    let utilizationProblem: string | null = null;
     if (!unimodal) {
-      utilization = await conditionalUtilization(model, {
-        train: () => evaluationBatches(dataset.train, settings.batchSize),
-        test: () => evaluationBatches(dataset.test, settings.batchSize),
-      });
+      try {
+        utilization = await conditionalUtilization(model, {
+          train: () => evaluationBatches(dataset.train, settings.batchSize),
+          test: () => evaluationBatches(dataset.test, settings.batchSize),
+        });
+      } catch (error) {
+        // u(·|m_k) divides by A(f_k): a head that gets nothing right has no rate, but the
+        // trained model and its accuracies are still worth reporting.
+        if (!(error instanceof UndefinedUtilizationError)) throw error;
+        utilizationProblem = error.message;
+        log(`conditional utilization rate not computed: ${utilizationProblem}`);
+      }
     }
     log(`test accuracy (best validation epoch ${state.best?.epoch}): ${(test.fused * 100).toFixed(2)}%${utilization ? `, d_util ${utilization.dUtil.toFixed(4)}` : ''}`);
-    const final = results(true, { fused: test.fused, heads: test.heads, samples: test.samples, utilization });
+    const final = results(true, { fused: test.fused, heads: test.heads, samples: test.samples, utilization, utilizationProblem });
     writeReport(settings.out, final);
     return final;
   } finally {

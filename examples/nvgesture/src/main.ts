@@ -14,7 +14,7 @@ try {
 const backend = await initBackend();
 try {
   const results = await runNvGesture(settings, backend);
-  console.log(JSON.stringify({ out: settings.out, best: results.best, test: results.test && { fused: results.test.fused, heads: results.test.heads, dUtil: results.test.utilization?.dUtil ?? null } }));
+  console.log(JSON.stringify({ out: settings.out, best: results.best, test: results.test && { fused: results.test.fused, heads: results.test.heads, dUtil: results.test.utilization?.dUtil ?? null, utilizationProblem: results.test.utilizationProblem } }));
 } catch (error) {
   console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { BalancedTrainer, GuidedScheduler, RandomScheduler, VanillaScheduler, type Scheduler, type TrainingStepState } from '@mm/balance';
 import { nvGestureBatches, openNvGesture, NVGESTURE_NUM_CLASSES, type ClipBatch, type ClipMode, type NvGestureSample, type NvGestureSampleError } from '@mm/datasets';
-import { conditionalUtilization, headAccuracies, type HeadAccuracies, type LabeledBatch, type UtilizationReport } from '@mm/metrics';
+import { conditionalUtilization, headAccuracies, UndefinedUtilizationError, type HeadAccuracies, type LabeledBatch, type UtilizationReport } from '@mm/metrics';
 import { countParams, fusedI3D, i3dWithSqueezeExcite, importTorchI3D, readSafetensorsFile, torchToTfjs, type SafetensorsFile } from '@mm/models';
 import { decodeModelWeights, encodeModelWeights, loadCheckpoint, restoreOptimizer, saveCheckpoint, writeFileAtomically } from './checkpoint.js';
 import { renderReport } from './report.js';
@@ -259,7 +259,8 @@ export async function runNvGesture(settings: RunSettings, backend: string, hooks
         utilization = await conditionalUtilization(model, { train: () => batches(train, 'eval'), test: () => batches(test, 'eval') });
       } catch (error) {
         // u(·|m_k) divides by A(f_k): undefined for a head that gets nothing right (tiny runs).
-        utilizationProblem = (error as Error).message;
+        if (!(error instanceof UndefinedUtilizationError)) throw error;
+        utilizationProblem = error.message;
         log(`conditional utilization rate not computed: ${utilizationProblem}`);
       }
     }

@@ -5,6 +5,7 @@ import { MMTM } from '@mm/mmtm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { LabeledBatch } from './batches.js';
 import { conditionalUtilization, headAccuracies, recordSqueezeMeans } from './evaluate.js';
+import { UndefinedUtilizationError } from './utilization.js';
 
 /**
  * A constructed two-modality model whose heads are the MMTM outputs themselves (2 channels =
@@ -85,8 +86,9 @@ describe('conditional utilization rate on a constructed model', () => {
         yield { inputs: b.inputs, labels: y };
       }
     };
-    await expect(
-      conditionalUtilization(model, { train: () => batches(labels, 20), test: wrongBatches }),
-    ).rejects.toThrow(/head 0: .*zero accuracy/);
+    const failure = conditionalUtilization(model, { train: () => batches(labels, 20), test: wrongBatches });
+    await expect(failure).rejects.toThrow(/head 0: .*zero accuracy/);
+    // Typed, so an application can finish a run without the rate yet still surface real bugs.
+    await expect(failure).rejects.toBeInstanceOf(UndefinedUtilizationError);
   });
 });

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { fusionLayersOf, NORMAL_MODE, withFusionMode, type FusionLayer, type FusionMode } from '@mm/mmtm';
 import { iterateBatches, type BatchSource, type LabeledBatch } from './batches.js';
-import { conditionalUtilizationRate } from './utilization.js';
+import { conditionalUtilizationRate, UndefinedUtilizationError } from './utilization.js';
 
 export interface HeadAccuracies {
   /** Accuracy of the model's prediction: the mean of the heads' logits. */
@@ -110,7 +110,8 @@ export async function conditionalUtilization(
     try {
       return conditionalUtilizationRate(a, cut.heads[k]);
     } catch (error) {
-      throw new Error(`head ${k}: ${(error as Error).message}`);
+      if (error instanceof UndefinedUtilizationError) throw new UndefinedUtilizationError(`head ${k}: ${error.message}`);
+      throw error;
     }
   });
   const dUtil = utilization.length === 2 ? utilization[0] - utilization[1] : Math.max(...utilization) - Math.min(...utilization);

@@ -1,4 +1,4 @@
-export { conditionalUtilizationRate, utilizationImbalance } from './utilization.js';
+export { conditionalUtilizationRate, UndefinedUtilizationError, utilizationImbalance } from './utilization.js';
 export {
   groupSquaredNorms,
   LearningSpeedTracker,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { conditionalUtilizationRate, utilizationImbalance } from './utilization.js';
+import { conditionalUtilizationRate, UndefinedUtilizationError, utilizationImbalance } from './utilization.js';
 
 describe('conditional utilization rate', () => {
   it('is the relative accuracy drop when the other modality is cut', () => {
@@ -10,6 +10,8 @@ describe('conditional utilization rate', () => {
 
   it('refuses zero accuracy and out-of-range inputs instead of returning NaN', () => {
     expect(() => conditionalUtilizationRate(0, 0)).toThrow(/zero accuracy/);
+    expect(() => conditionalUtilizationRate(0, 0)).toThrow(UndefinedUtilizationError);
+    expect(() => conditionalUtilizationRate(Number.NaN, 0.1)).not.toThrow(UndefinedUtilizationError);
     expect(() => conditionalUtilizationRate(Number.NaN, 0.1)).toThrow(/accuracyFull/);
     expect(() => conditionalUtilizationRate(0.5, 1.5)).toThrow(/accuracyCut/);
   });

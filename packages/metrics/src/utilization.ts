@@ -1,4 +1,12 @@
 /**
+ * Thrown when u(m_j | m_k) does not exist because head k gets nothing right (A(f_k) = 0).
+ * Training applications catch this one to finish a run without the rate; any other error is a bug.
+ */
+export class UndefinedUtilizationError extends Error {
+  override name = 'UndefinedUtilizationError';
+}
+
+/**
  * Conditional utilization rate (Def. 4.1): u(m_j | m_k) = (A(f_k) − A(f'_k)) / A(f_k), the
  * relative accuracy that head k loses when modality j's cross-modal flow is cut.
  */
@@ -9,7 +17,7 @@ export function conditionalUtilizationRate(accuracyFull: number, accuracyCut: nu
     }
   }
   if (accuracyFull === 0) {
-    throw new Error(
+    throw new UndefinedUtilizationError(
       'conditional utilization rate is undefined when the head has zero accuracy with normal fusion (A(f_k) = 0); train longer or check the labels',
     );
   }
