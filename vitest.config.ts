@@ -11,6 +11,9 @@ export default defineConfig({
     // tfjs keeps global engine state; isolate per file, run few files at once on 2 cores.
     pool: 'forks',
     maxWorkers: 2,
+    // Two test files at once already fill both cores; threaded wasm on top would oversubscribe
+    // them. The threaded backend is tested where a test asks for it (`threads` / `env: {}`).
+    env: { MM_WASM_THREADS: '1' },
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

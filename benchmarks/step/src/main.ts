@@ -1,19 +1,21 @@
 import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
-import { initBackend, registerWasmTrainingKernels, type BackendChoice } from '@mm/backend';
+import { initBackend, registerWasmTrainingKernels, wasmThreadsInUse, type BackendChoice } from '@mm/backend';
 import { createStepRunner, MODES, type Mode, type StepRunner } from './step.js';
 import { createParallelStepRunner } from './parallel.js';
 import { measureDataPipeline, type DataPipelineReport } from './data.js';
 import { summarizeProfile, type KernelTotal } from './profile.js';
 
 const USAGE = `Usage: pnpm bench:step [--batch 128] [--steps 20] [--warmup 3] [--modes vanilla,plain,rebalance,unimodal]
-                       [--backend wasm|cpu] [--workers 1] [--stock] [--no-profile] [--data] [--json]
+                       [--backend wasm|cpu] [--threads N] [--workers 1] [--stock] [--no-profile] [--data] [--json]
 
 Times full training steps (forward, backward, learning-speed bookkeeping, SGD momentum update)
 of the CG-MNIST MMTM network (the twin of ../shared/bench/torch_twin.py) and prints the median.
   --stock       stock tfjs-backend-wasm plus only the minimal Conv2DBackpropFilter
                 (no @mm/backend fast kernels), the "vs stock" baseline
+  --threads N   wasm threads (XNNPACK on a thread pool; default: MM_WASM_THREADS, else one
+                per core); 1 = tfjs's single-threaded build
   --workers N   data-parallel over N threads (this one + N−1 worker threads, one wasm
                 instance and one slice of the batch each; gradients averaged every step)
   --data        also time the CG-MNIST data pipeline (shuffled batches → tensors), samples/s
@@ -26,6 +28,7 @@ interface Options {
   warmup: number;
   modes: Mode[];
   backend: BackendChoice;
+  threads: number | undefined;
   workers: number;
   stock: boolean;
   profile: boolean;
@@ -45,6 +48,7 @@ function parseArgs(argv: string[]): Options {
     warmup: 3,
     modes: [...MODES],
     backend: 'wasm',
+    threads: undefined,
     workers: 1,
     stock: false,
     profile: true,
@@ -81,6 +85,9 @@ function parseArgs(argv: string[]): Options {
         options.backend = backend;
         break;
       }
+      case '--threads':
+        options.threads = positiveInt(arg, argv[++i], 1);
+        break;
       case '--workers':
         options.workers = positiveInt(arg, argv[++i], 1);
         break;
@@ -110,6 +117,8 @@ function parseArgs(argv: string[]): Options {
   }
   if (options.stock && options.backend !== 'wasm') fail('--stock only makes sense with --backend wasm');
   if (options.workers > 1 && (options.backend !== 'wasm' || options.stock)) fail('--workers needs the fast wasm backend');
+  if (options.threads !== undefined && (options.backend !== 'wasm' || options.stock)) fail('--threads needs the fast wasm backend');
+  if (options.threads !== undefined && options.threads > 1 && options.workers > 1) fail('use --threads or --workers, not both');
   if (options.batch % options.workers !== 0) fail(`--workers ${options.workers} must divide --batch ${options.batch}`);
   return options;
 }
@@ -150,7 +159,9 @@ async function main(): Promise<void> {
     registerWasmTrainingKernels({ fast: false });
     backendLabel = 'wasm-stock';
   } else {
-    backendLabel = await initBackend({ backend: options.backend, log: false });
+    // Data-parallel replicas are single-threaded each (one core per replica).
+    backendLabel = await initBackend({ backend: options.backend, log: false, threads: options.workers > 1 ? 1 : options.threads });
+    if (backendLabel === 'wasm') backendLabel += ` (${wasmThreadsInUse()} thread${wasmThreadsInUse() > 1 ? 's' : ''})`;
   }
   if (options.workers > 1) backendLabel += ` x${options.workers} threads`;
   progress(`bench:step on ${backendLabel}, batch ${options.batch}, ${options.warmup} warm-up + ${options.steps} timed steps per mode`);
@@ -238,6 +249,7 @@ async function main(): Promise<void> {
   const report = {
     backend: backendLabel,
     batch: options.batch,
+    threads: options.stock || options.backend !== 'wasm' ? 1 : wasmThreadsInUse(),
     workers: options.workers,
     medianStepMs: vanilla?.medianStepMs ?? null,
     medianCpuMs: vanilla?.medianCpuMs ?? null,

@@ -12,7 +12,7 @@ if (port === null) throw new Error('worker.ts runs as a worker thread of bench:s
 const send = (message: WorkerMessage) => port.postMessage(message);
 
 try {
-  await initBackend({ backend: 'wasm', log: false });
+  await initBackend({ backend: 'wasm', log: false, threads: 1 });
   const replica = new Replica(setup.mode, setup.batch, setup.shard, setup.shards);
   const variables = replica.trainable;
   const total = variables.reduce((n, v) => n + v.size, 0);

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { registerWasmTrainingKernels } from './kernels/register-wasm.js';
+import { resolveWasmThreads, useThreadedWasm, wasmThreadsInUse } from './wasm-threads.js';
 
 /** Backends in order of preference: the first that loads wins. */
 export const BACKEND_PREFERENCE = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
@@ -13,8 +14,15 @@ export interface InitBackendOptions {
   backend?: BackendChoice;
   /** Where to report the choice; `false` silences it. Defaults to `console.error` (keeps stdout clean for JSON output). */
   log?: ((message: string) => void) | false;
-  /** Environment to read `MM_BACKEND` from (defaults to `process.env`). */
+  /** Environment to read `MM_BACKEND` and `MM_WASM_THREADS` from (defaults to `process.env`). */
   env?: Record<string, string | undefined>;
+  /**
+   * Threads of the wasm backend (XNNPACK convolutions and matrix products run on all of
+   * them). Default: `MM_WASM_THREADS`, else one per core, at most 8. 1 keeps tfjs's stock
+   * single-threaded build. If the threaded build cannot start, wasm runs single-threaded and
+   * the log says why.
+   */
+  threads?: number;
 }
 
 export interface BackendAttempt {
@@ -58,15 +66,20 @@ function describeError(error: unknown): string {
   return firstLine.length > 200 ? `${firstLine.slice(0, 200)}…` : firstLine;
 }
 
-async function tryBackend(choice: BackendChoice): Promise<string | undefined> {
+async function tryBackend(choice: BackendChoice, wasmThreads: number, notes: string[]): Promise<string | undefined> {
   const { packageName, tfName } = CANDIDATES[choice];
+  let loaded: unknown;
   try {
-    await importOptional(packageName);
+    loaded = await importOptional(packageName);
   } catch (error) {
     return `${packageName}: ${describeError(error)}`;
   }
   if (tf.findBackendFactory(tfName) === null && tf.findBackend(tfName) === null) {
     return `${packageName} loaded but registered no '${tfName}' backend with this copy of @tensorflow/tfjs-core (two tfjs copies installed? keep one version)`;
+  }
+  if (choice === 'wasm' && wasmThreads > 1) {
+    const problem = await useThreadedWasm(wasmThreads, loaded as Parameters<typeof useThreadedWasm>[1]);
+    if (problem !== undefined) notes.push(`single-threaded: ${problem}`);
   }
   try {
     const ok = await tf.setBackend(tfName);
@@ -75,14 +88,18 @@ async function tryBackend(choice: BackendChoice): Promise<string | undefined> {
   } catch (error) {
     return `${packageName}: ${describeError(error)}`;
   }
-  if (choice === 'wasm') registerWasmTrainingKernels();
+  if (choice === 'wasm') {
+    registerWasmTrainingKernels();
+    notes.unshift(`${wasmThreadsInUse()} thread${wasmThreadsInUse() > 1 ? 's' : ''}`);
+  }
   return undefined;
 }
 
 /**
  * Picks the fastest tfjs backend that actually loads: tfjs-node-gpu, tfjs-node, wasm, cpu.
  * `options.backend` or the `MM_BACKEND` environment variable forces one (and fails loudly
- * if it cannot load). On wasm it registers the kernels that training needs and tfjs lacks.
+ * if it cannot load). On wasm it runs tfjs's threaded build on every core (`options.threads`,
+ * `MM_WASM_THREADS`) and registers the kernels that training needs and tfjs lacks.
  * Returns the chosen backend's name.
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendChoice> {
@@ -97,14 +114,16 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   const forced = options.backend ?? (fromEnv as BackendChoice | undefined);
   const order: readonly BackendChoice[] = forced ? [forced] : BACKEND_PREFERENCE;
 
+  const wasmThreads = order.includes('wasm') ? resolveWasmThreads(options.threads, env) : 1;
   lastAttempts = [];
   for (const choice of order) {
-    const reason = await tryBackend(choice);
+    const notes: string[] = [];
+    const reason = await tryBackend(choice, wasmThreads, notes);
     lastAttempts.push(reason === undefined ? { backend: choice, ok: true } : { backend: choice, ok: false, reason });
     if (reason === undefined) {
       const skipped = lastAttempts.filter((a) => !a.ok).map((a) => `${a.backend} (${a.reason})`);
       const how = forced ? (options.backend ? 'forced by option' : `forced by ${BACKEND_ENV_VAR}`) : 'best available';
-      log(`[@mm/backend] using ${choice} (${how})${skipped.length ? `; skipped: ${skipped.join('; ')}` : ''}`);
+      log(`[@mm/backend] using ${choice} (${[how, ...notes].join(', ')})${skipped.length ? `; skipped: ${skipped.join('; ')}` : ''}`);
       return choice;
     }
   }

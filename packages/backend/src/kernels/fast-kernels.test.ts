@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerWasmTrainingKernels, restoreStockWasmKernels } from './register-wasm.js';
 import { FAST_WASM_KERNELS } from './fast-kernels.js';
 import { FAST_GRADIENTS, registerFastGradients, restoreStockGradients } from './gradients.js';
-import { CONV_CASES, randomValues, type ConvCase, type Pad } from './test-values.js';
+import { CONV_CASES, convOutputShape, randomValues, relativeError, runKernelOn, size, type KernelCall, type Pad } from './test-values.js';
 
 /**
  * Every fast wasm kernel against the cpu backend. The error bound is relative to the largest
@@ -16,55 +16,11 @@ import { CONV_CASES, randomValues, type ConvCase, type Pad } from './test-values
 const RELATIVE_TOLERANCE = 1e-4;
 
 
-const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-
-interface KernelCall {
-  kernel: string;
-  /** Input shapes (random float32 values) or ready-made values per input name. */
-  inputs: Record<string, number[] | { shape: number[]; values: Float32Array | Int32Array; dtype?: 'float32' | 'int32' }>;
-  attrs: Record<string, unknown>;
-}
-
-async function run(backend: string, call: KernelCall, seed: number): Promise<{ values: Float32Array; shape: number[] }> {
-  await tf.setBackend(backend);
-  return tf.tidy(() => {
-    const inputs: Record<string, tf.Tensor> = {};
-    let s = seed;
-    for (const [name, spec] of Object.entries(call.inputs)) {
-      inputs[name] = Array.isArray(spec)
-        ? tf.tensor(randomValues(size(spec), s++), spec)
-        : tf.tensor(spec.values, spec.shape, spec.dtype ?? 'float32');
-    }
-    const out = tf.engine().runKernel(call.kernel, inputs as never, call.attrs as never) as tf.Tensor;
-    return { values: Float32Array.from(out.dataSync() as Float32Array), shape: out.shape };
-  });
-}
-
-/** Max |a − b| divided by max(1, max|b|). */
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  expect(actual.length).toBe(expected.length);
-  let maxDiff = 0;
-  let scale = 1;
-  for (let i = 0; i < actual.length; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return maxDiff / scale;
-}
-
 async function expectMatchesCpu(call: KernelCall, seed: number): Promise<void> {
-  const expected = await run('cpu', call, seed);
-  const actual = await run('wasm', call, seed);
+  const expected = await runKernelOn('cpu', call, seed);
+  const actual = await runKernelOn('wasm', call, seed);
   expect(actual.shape).toEqual(expected.shape);
   expect(relativeError(actual.values, expected.values)).toBeLessThanOrEqual(RELATIVE_TOLERANCE);
-}
-
-function convOutputShape(c: ConvCase): number[] {
-  const format = c.dataFormat === 'NCHW' ? 'channelsFirst' : 'channelsLast';
-  const info = tf.backend_util.computeConv2DInfo(c.x, c.filter, c.strides, 1, c.pad as never, c.dimRoundingMode, false, format);
-  return c.dataFormat === 'NCHW'
-    ? [info.batchSize, info.outChannels, info.outHeight, info.outWidth]
-    : [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
 }
 
 describe('fast wasm kernels match the cpu backend', () => {

@@ -1,3 +1,5 @@
+import * as tf from '@tensorflow/tfjs-core';
+
 /** Deterministic pseudo-random values in [-1, 1) (xorshift32), shared by the kernel tests. */
 export function randomValues(size: number, seed: number): Float32Array {
   const out = new Float32Array(size);
@@ -53,3 +55,49 @@ export const CONV_CASES: ConvCase[] = [
   { name: 'NCHW stride 2 (stock fallback)', x: [2, 3, 9, 7], filter: [3, 3, 3, 4], strides: 2, pad: 'same', dataFormat: 'NCHW' },
   { name: 'NCHW valid (stock fallback)', x: [1, 2, 6, 6], filter: [3, 3, 2, 2], strides: 1, pad: 'valid', dataFormat: 'NCHW' },
 ];
+
+export const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+export interface KernelCall {
+  kernel: string;
+  /** Input shapes (random float32 values) or ready-made values per input name. */
+  inputs: Record<string, number[] | { shape: number[]; values: Float32Array | Int32Array; dtype?: 'float32' | 'int32' }>;
+  attrs: Record<string, unknown>;
+}
+
+/** Runs one kernel on `backend` with deterministic random inputs (seeded from `seed`). */
+export async function runKernelOn(backend: string, call: KernelCall, seed: number): Promise<{ values: Float32Array; shape: number[] }> {
+  await tf.setBackend(backend);
+  return tf.tidy(() => {
+    const inputs: Record<string, tf.Tensor> = {};
+    let s = seed;
+    for (const [name, spec] of Object.entries(call.inputs)) {
+      inputs[name] = Array.isArray(spec)
+        ? tf.tensor(randomValues(size(spec), s++), spec)
+        : tf.tensor(spec.values, spec.shape, spec.dtype ?? 'float32');
+    }
+    const out = tf.engine().runKernel(call.kernel, inputs as never, call.attrs as never) as tf.Tensor;
+    return { values: Float32Array.from(out.dataSync() as Float32Array), shape: out.shape };
+  });
+}
+
+/** Max |a − b| divided by max(1, max|b|): sums over a batch grow with it, so the bound scales. */
+export function relativeError(actual: Float32Array, expected: Float32Array): number {
+  if (actual.length !== expected.length) throw new Error(`length ${actual.length} ≠ ${expected.length}`);
+  let maxDiff = 0;
+  let scale = 1;
+  for (let i = 0; i < actual.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  return maxDiff / scale;
+}
+
+/** Output shape of the forward convolution of a case (the dy of its gradients). */
+export function convOutputShape(c: ConvCase): number[] {
+  const format = c.dataFormat === 'NCHW' ? 'channelsFirst' : 'channelsLast';
+  const info = tf.backend_util.computeConv2DInfo(c.x, c.filter, c.strides, 1, c.pad as never, c.dimRoundingMode, false, format);
+  return c.dataFormat === 'NCHW'
+    ? [info.batchSize, info.outChannels, info.outHeight, info.outWidth]
+    : [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
+}

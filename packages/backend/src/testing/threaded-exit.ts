@@ -1,0 +1,7 @@
+// Run by wasm-threads.test.ts in a child process: it must exit on its own once this is done.
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend, wasmThreadsInUse } from '@mm/backend';
+
+await initBackend({ backend: 'wasm', threads: 2, env: {}, log: false });
+const y = tf.conv2d(tf.ones([2, 8, 8, 3]), tf.ones([3, 3, 3, 4]), 1, 'same');
+console.log(JSON.stringify({ threads: wasmThreadsInUse(), centre: y.dataSync()[(2 * 8 + 2) * 4] }));
