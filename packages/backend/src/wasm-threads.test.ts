@@ -120,7 +120,6 @@ describe('threaded wasm backend', () => {
 
 describe('a Node process with threaded wasm', () => {
   it('exits by itself when its work is done (pool threads do not hold it open)', () => {
-    // A file, not `-e`: Node workers inherit execArgv, and `--input-type` breaks them.
     const packageDir = dirname(dirname(fileURLToPath(import.meta.url)));
     const result = spawnSync(process.execPath, ['--conditions=@mm/source', '--import', 'tsx', 'src/testing/threaded-exit.ts'], {
       cwd: packageDir,

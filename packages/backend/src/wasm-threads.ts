@@ -88,21 +88,35 @@ function workerScriptFile(contents: string): string {
 }
 
 /**
- * The threaded glue sizes its pool from `os.cpus().length / 2` (it assumes hyper-threading)
- * when its static constructors run, and `initWithThreadsCount` can only go lower. Report
- * enough CPUs while the module instantiates, then put `os.cpus` back.
+ * Two Node details the Emscripten glue gets wrong for us, patched only while it instantiates
+ * (that is when it sizes its pool and creates its 8 workers):
+ * - it sizes the pool from `os.cpus().length / 2` (assuming hyper-threading) and
+ *   `initWithThreadsCount` can only go lower, so report enough CPUs;
+ * - `new Worker(file)` inherits this process's `execArgv`, so a `--import tsx` loader would
+ *   start in every pool thread and `--input-type` would kill it; the workers only run the
+ *   glue, so they get none (V8 flags are per process anyway).
  */
-async function instantiateWithCores<T>(threads: number, instantiate: () => Promise<T>): Promise<T> {
+async function withGluePatches<T>(threads: number, instantiate: () => Promise<T>): Promise<T> {
+  const require = createRequire(import.meta.url);
+  const workerThreads = require('node:worker_threads') as typeof import('node:worker_threads');
+  const RealWorker = workerThreads.Worker;
   const realCpus = os.cpus;
   os.cpus = () => {
     const cpus = realCpus.call(os);
     while (cpus.length < 2 * threads) cpus.push(cpus[0]);
     return cpus;
   };
+  class PoolWorker extends RealWorker {
+    constructor(filename: string | URL, options: import('node:worker_threads').WorkerOptions = {}) {
+      super(filename, { ...options, execArgv: [] });
+    }
+  }
+  workerThreads.Worker = PoolWorker;
   try {
     return await instantiate();
   } finally {
     os.cpus = realCpus;
+    workerThreads.Worker = RealWorker;
   }
 }
 
@@ -116,7 +130,7 @@ async function loadThreadedModule(threads: number): Promise<ThreadedModule> {
   // The string came out of a template literal, which turned the `\n` escapes of the worker's
   // string literals into real newlines; put the escapes back (as tfjs's own loader does).
   const workerFile = workerScriptFile(wasmWorkerContents.replace(/\n/g, '\\n'));
-  const module = await instantiateWithCores(threads, () =>
+  const module = await withGluePatches(threads, () =>
     factory({
       locateFile: (path: string, prefix: string) => {
         if (path.endsWith('.worker.js')) return workerFile;
