@@ -91,8 +91,8 @@ function plateauStep(plateau: SavedState['plateau'], loss: number, patience: num
 const unimodalMethod = (settings: RunSettings) => settings.method === 'unimodal';
 
 function buildModel(settings: RunSettings, numClasses: number): tfl.LayersModel {
-  if (settings.method === 'unimodal') return resnet18SE({ numClasses, imageSize: settings.imageSize, se: { gateScale: settings.gateScale } });
-  return fusedResNet18({ numViews: settings.views.length, numClasses, imageSize: settings.imageSize, mmtm: { gateScale: settings.gateScale } });
+  if (settings.method === 'unimodal') return resnet18SE({ numClasses, imageSize: settings.imageSize, se: { gateScale: settings.gateScale }, seed: settings.seed });
+  return fusedResNet18({ numViews: settings.views.length, numClasses, imageSize: settings.imageSize, mmtm: { gateScale: settings.gateScale }, seed: settings.seed });
 }
 
 function buildScheduler(settings: RunSettings, warmupSteps: number): Scheduler {

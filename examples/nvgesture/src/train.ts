@@ -86,7 +86,7 @@ export function importPretrainedBranch(model: tfl.LayersModel, file: Safetensors
 }
 
 function buildModel(settings: RunSettings): tfl.LayersModel {
-  const common = { numClasses: NVGESTURE_NUM_CLASSES, frames: settings.frames, imageSize: settings.size };
+  const common = { numClasses: NVGESTURE_NUM_CLASSES, frames: settings.frames, imageSize: settings.size, seed: settings.seed };
   if (settings.method === 'unimodal') {
     return i3dWithSqueezeExcite({ ...common, inChannels: settings.modality === 'rgb' ? 3 : 1, squeezeExcite: { gateScale: settings.gateScale } });
   }

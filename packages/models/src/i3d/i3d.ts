@@ -1,5 +1,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { MMTM, SqueezeExcite, type MMTMArgs, type SqueezeExciteArgs } from '@mm/mmtm';
+import { checkSeed, layerSeed } from '../seed.js';
+import { SeededDropout } from './seeded-dropout.js';
 
 /**
  * I3D (Carreira & Zisserman 2017): Inception-v1 inflated to 3-D, with the end points, channel
@@ -97,22 +99,38 @@ export interface I3DOptions extends I3DInputOptions {
   namePrefix?: string;
   /**
    * Squeeze-and-excitation blocks after these end points (the paper's uni-modal baselines use
-   * them where the fused network has MMTMs). Default none.
+   * them where the fused network has MMTMs). Default none. A `seed` here gives every SE block
+   * that one seed instead of one derived from the model's `seed`.
    */
   squeezeExcite?: { at?: readonly I3DEndPoint[] } & Omit<SqueezeExciteArgs, 'name'>;
+  /**
+   * Seeds every initialiser (each layer's seed derived from this and the layer name) and the
+   * dropout masks, so two models built with the same seed start, and train, identically.
+   * Default: unseeded (Math.random).
+   */
+  seed?: number;
   /** Model name. Default `${namePrefix}i3d`. */
   name?: string;
 }
 
 // PyTorch's default Conv3d initialisation (kaiming_uniform, a=√5): uniform in ±1/√fan_in.
-const torchConvInitializer = () => tfl.initializers.varianceScaling({ scale: 1 / 3, mode: 'fanIn', distribution: 'uniform' });
+const torchConvInitializer = (seed: number | undefined) =>
+  tfl.initializers.varianceScaling({ scale: 1 / 3, mode: 'fanIn', distribution: 'uniform', seed });
 
 function apply(layer: tfl.layers.Layer, x: tfl.SymbolicTensor | tfl.SymbolicTensor[]): tfl.SymbolicTensor {
   return layer.apply(x) as tfl.SymbolicTensor;
 }
 
 /** The port's Unit3D: conv (no bias) → BN → ReLU, TF-SAME padding. */
-function unit3d(x: tfl.SymbolicTensor, filters: number, kernel: Triple, strides: Triple, name: string): tfl.SymbolicTensor {
+function unit3d(
+  x: tfl.SymbolicTensor,
+  filters: number,
+  kernel: Triple,
+  strides: Triple,
+  name: string,
+  seed: number | undefined,
+): tfl.SymbolicTensor {
+  const convName = `${name}_conv3d`;
   let y = apply(
     tfl.layers.conv3d({
       filters,
@@ -120,8 +138,8 @@ function unit3d(x: tfl.SymbolicTensor, filters: number, kernel: Triple, strides:
       strides,
       padding: 'same',
       useBias: false,
-      kernelInitializer: torchConvInitializer(),
-      name: `${name}_conv3d`,
+      kernelInitializer: torchConvInitializer(layerSeed(seed, `${convName}/kernel`)),
+      name: convName,
     }),
     x,
   );
@@ -146,43 +164,57 @@ function maxPool(x: tfl.SymbolicTensor, size: Triple, strides: Triple, name: str
   return apply(tfl.layers.maxPooling3d({ poolSize: size, strides, padding: 'same', name }), x);
 }
 
-function inception(x: tfl.SymbolicTensor, channels: readonly number[], name: string): tfl.SymbolicTensor {
+function inception(x: tfl.SymbolicTensor, channels: readonly number[], name: string, seed: number | undefined): tfl.SymbolicTensor {
   const one: Triple = [1, 1, 1];
   const three: Triple = [3, 3, 3];
-  const b0 = unit3d(x, channels[0], one, one, `${name}_b0`);
-  const b1 = unit3d(unit3d(x, channels[1], one, one, `${name}_b1a`), channels[2], three, one, `${name}_b1b`);
-  const b2 = unit3d(unit3d(x, channels[3], one, one, `${name}_b2a`), channels[4], three, one, `${name}_b2b`);
-  const b3 = unit3d(maxPool(x, three, one, `${name}_b3a`), channels[5], one, one, `${name}_b3b`);
+  const b0 = unit3d(x, channels[0], one, one, `${name}_b0`, seed);
+  const b1 = unit3d(unit3d(x, channels[1], one, one, `${name}_b1a`, seed), channels[2], three, one, `${name}_b1b`, seed);
+  const b2 = unit3d(unit3d(x, channels[3], one, one, `${name}_b2a`, seed), channels[4], three, one, `${name}_b2b`, seed);
+  const b3 = unit3d(maxPool(x, three, one, `${name}_b3a`), channels[5], one, one, `${name}_b3b`, seed);
   return apply(tfl.layers.concatenate({ axis: -1, name: `${name}_concat` }), [b0, b1, b2, b3]);
 }
 
-/** Applies one end point of the port to x (layer names `${namePrefix}${endPoint}_…`). */
-export function i3dEndPoint(x: tfl.SymbolicTensor, endPoint: I3DEndPoint, namePrefix = ''): tfl.SymbolicTensor {
+/**
+ * Applies one end point of the port to x (layer names `${namePrefix}${endPoint}_…`). `seed`: the
+ * model's base seed (see `I3DOptions.seed`); undefined leaves the initialisers unseeded.
+ */
+export function i3dEndPoint(x: tfl.SymbolicTensor, endPoint: I3DEndPoint, namePrefix = '', seed?: number): tfl.SymbolicTensor {
   const name = `${namePrefix}${endPoint}`;
   const unit = UNITS[endPoint];
-  if (unit) return unit3d(x, unit.filters, unit.kernel, unit.strides, name);
+  if (unit) return unit3d(x, unit.filters, unit.kernel, unit.strides, name, seed);
   const pool = POOLS[endPoint];
   if (pool) return maxPool(x, pool.size, pool.strides, name);
-  return inception(x, INCEPTION_CHANNELS[endPoint], name);
+  return inception(x, INCEPTION_CHANNELS[endPoint], name, seed);
 }
 
 /**
  * AvgPool3d([2, 7, 7], stride 1, valid; clipped to the map) → Dropout → 1×1×1 conv with bias →
  * mean over the remaining positions (time, at the port's input size). Returns [batch, numClasses] logits.
+ * With a `seed` (the model's base seed) the initialisers are seeded and the dropout is a
+ * `SeededDropout` whose masks are reproducible.
  */
-export function i3dHead(x: tfl.SymbolicTensor, numClasses: number, namePrefix = '', dropoutRate = 0.5): tfl.SymbolicTensor {
+export function i3dHead(x: tfl.SymbolicTensor, numClasses: number, namePrefix = '', dropoutRate = 0.5, seed?: number): tfl.SymbolicTensor {
   const [, t, h, w] = x.shape as number[];
   const poolSize: Triple = [Math.min(2, t), Math.min(7, h), Math.min(7, w)];
   let y = apply(tfl.layers.averagePooling3d({ poolSize, strides: 1, padding: 'valid', name: `${namePrefix}avg_pool` }), x);
-  y = apply(tfl.layers.dropout({ rate: dropoutRate, name: `${namePrefix}dropout` }), y);
+  const dropoutName = `${namePrefix}dropout`;
+  const dropoutSeed = layerSeed(seed, dropoutName);
+  y = apply(
+    dropoutSeed === undefined
+      ? tfl.layers.dropout({ rate: dropoutRate, name: dropoutName })
+      : new SeededDropout({ rate: dropoutRate, seed: dropoutSeed, name: dropoutName }),
+    y,
+  );
+  const convName = `${namePrefix}logits_conv3d`;
+  const bound = 1 / Math.sqrt(x.shape[4] as number);
   y = apply(
     tfl.layers.conv3d({
       filters: numClasses,
       kernelSize: 1,
       useBias: true,
-      kernelInitializer: torchConvInitializer(),
-      biasInitializer: tfl.initializers.randomUniform({ minval: -1 / Math.sqrt(x.shape[4] as number), maxval: 1 / Math.sqrt(x.shape[4] as number) }),
-      name: `${namePrefix}logits_conv3d`,
+      kernelInitializer: torchConvInitializer(layerSeed(seed, `${convName}/kernel`)),
+      biasInitializer: tfl.initializers.randomUniform({ minval: -bound, maxval: bound, seed: layerSeed(seed, `${convName}/bias`) }),
+      name: convName,
     }),
     y,
   );
@@ -218,14 +250,15 @@ function checkPositiveInteger(value: number, label: string, who: string): void {
 }
 
 /** Features from the input up to and including Mixed_5c, with optional SE blocks. */
-function i3dTrunk(input: tfl.SymbolicTensor, prefix: string, se: I3DOptions['squeezeExcite']): tfl.SymbolicTensor {
+function i3dTrunk(input: tfl.SymbolicTensor, prefix: string, se: I3DOptions['squeezeExcite'], seed: number | undefined): tfl.SymbolicTensor {
   let x = input;
   const seAt = new Set<string>(se?.at ?? []);
   for (const endPoint of I3D_END_POINTS) {
-    x = i3dEndPoint(x, endPoint, prefix);
+    x = i3dEndPoint(x, endPoint, prefix, seed);
     if (seAt.has(endPoint)) {
       const { at: _at, ...args } = se ?? {};
-      x = apply(new SqueezeExcite({ ...args, name: `${prefix}se_${endPoint}` }), x);
+      const name = `${prefix}se_${endPoint}`;
+      x = apply(new SqueezeExcite({ ...args, seed: args.seed ?? layerSeed(seed, name), name }), x);
     }
   }
   return x;
@@ -242,11 +275,12 @@ export function i3d(options: I3DOptions = {}): tfl.LayersModel {
   const inChannels = options.inChannels ?? 3;
   checkPositiveInteger(numClasses, 'numClasses', who);
   checkPositiveInteger(inChannels, 'inChannels', who);
+  checkSeed(options.seed, who);
   const { frames, height, width } = resolveClipShape(options, who);
   const prefix = options.namePrefix ?? '';
   const input = tfl.input({ shape: [frames, height, width, inChannels], name: `${prefix}input` });
-  const features = i3dTrunk(input, prefix, options.squeezeExcite);
-  const logits = i3dHead(features, numClasses, prefix, options.dropoutRate ?? 0.5);
+  const features = i3dTrunk(input, prefix, options.squeezeExcite, options.seed);
+  const logits = i3dHead(features, numClasses, prefix, options.dropoutRate ?? 0.5, options.seed);
   return tfl.model({ inputs: input, outputs: logits, name: options.name ?? `${prefix}i3d` });
 }
 
@@ -267,9 +301,17 @@ export interface FusedI3DOptions extends I3DInputOptions {
   inChannels?: readonly number[];
   /** End points after which an MMTM joins the branches. Default the six final inception modules. */
   fuseAt?: readonly I3DEndPoint[];
-  /** Arguments of every MMTM (ratio, gateScale, …). */
+  /**
+   * Arguments of every MMTM (ratio, gateScale, …). A `seed` here gives every MMTM that one seed
+   * instead of one derived from the model's `seed`.
+   */
   mmtm?: Omit<MMTMArgs, 'name'>;
   dropoutRate?: number;
+  /**
+   * Seeds every initialiser (branches, MMTMs, heads; per layer from this and the layer name, so
+   * the branches differ) and the dropout masks. Default: unseeded (Math.random).
+   */
+  seed?: number;
   /** Model name. Default `i3d_mmtm`. */
   name?: string;
 }
@@ -293,15 +335,18 @@ export function fusedI3D(options: FusedI3DOptions = {}): tfl.LayersModel {
       throw new Error(`${who}: unknown fusion point ${point}; use one of ${I3D_END_POINTS.join(', ')}`);
     }
   }
+  checkSeed(options.seed, who);
+  const seed = options.seed;
   const { frames, height, width } = resolveClipShape(options, who);
   const inputs = inChannels.map((c, k) => tfl.input({ shape: [frames, height, width, c], name: `x_m${k}` }));
   let maps: tfl.SymbolicTensor[] = inputs;
   for (const endPoint of I3D_END_POINTS) {
-    maps = maps.map((x, k) => i3dEndPoint(x, endPoint, `m${k}_`));
+    maps = maps.map((x, k) => i3dEndPoint(x, endPoint, `m${k}_`, seed));
     if (fuseAt.has(endPoint)) {
-      maps = new MMTM({ ...options.mmtm, name: `mmtm_${endPoint}` }).apply(maps) as tfl.SymbolicTensor[];
+      const name = `mmtm_${endPoint}`;
+      maps = new MMTM({ ...options.mmtm, seed: options.mmtm?.seed ?? layerSeed(seed, name), name }).apply(maps) as tfl.SymbolicTensor[];
     }
   }
-  const heads = maps.map((x, k) => i3dHead(x, numClasses, `m${k}_`, options.dropoutRate ?? 0.5));
+  const heads = maps.map((x, k) => i3dHead(x, numClasses, `m${k}_`, options.dropoutRate ?? 0.5, seed));
   return tfl.model({ inputs, outputs: heads, name: options.name ?? 'i3d_mmtm' });
 }

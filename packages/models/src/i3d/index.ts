@@ -12,4 +12,5 @@ export {
   type I3DInputOptions,
   type I3DOptions,
 } from './i3d.js';
+export { SeededDropout, type SeededDropoutArgs } from './seeded-dropout.js';
 export { i3dTorchBindings, i3dTorchModuleName, importTorchI3D, type I3DTorchOptions } from './torch-weights.js';

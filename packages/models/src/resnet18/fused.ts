@@ -8,6 +8,7 @@ import {
   resolveImageOptions,
   type ResNet18Stage,
 } from './resnet18.js';
+import { checkSeed, layerSeed } from '../seed.js';
 
 /** Where the reference fuses the ModelNet40 views: after layer2, layer3 and layer4 (128, 256, 512 channels). */
 export const DEFAULT_FUSION_STAGES: readonly ResNet18Stage[] = [2, 3, 4];
@@ -23,9 +24,16 @@ export interface FusedResNet18Options {
   channels?: number;
   /**
    * MMTM settings: ratio (default 4, as the reference), gateScale (`@mm/mmtm`'s default 2 is the
-   * paper's 2·σ; 1 is the reference code's plain σ), rebalanceStatistic, seed.
+   * paper's 2·σ; 1 is the reference code's plain σ), rebalanceStatistic, seed (if given, every
+   * MMTM gets this one seed instead of one derived from `seed`).
    */
   mmtm?: Omit<MMTMArgs, 'name'>;
+  /**
+   * Seeds every initialiser (branches, MMTMs, heads): each layer's seed is derived from this and
+   * the layer name, so the same seed gives the same weights and the branches differ from each
+   * other. Default: unseeded (Math.random).
+   */
+  seed?: number;
   /** Stages after which an MMTM joins the branches. Default [2, 3, 4]. */
   fusionStages?: readonly ResNet18Stage[];
   /** Model name. Default `fused_resnet18`. */
@@ -60,18 +68,21 @@ export function fusedResNet18(options: FusedResNet18Options = {}): tfl.LayersMod
   const { height, width, channels } = resolveImageOptions(options);
   const fusionStages = options.fusionStages ?? DEFAULT_FUSION_STAGES;
   checkStages(fusionStages, who);
+  checkSeed(options.seed, who);
+  const seed = options.seed;
 
   const views = Array.from({ length: numViews }, (_, k) => k);
   const inputs = views.map((k) => tfl.input({ shape: [height, width, channels], name: `x_m${k}` }));
-  let features = views.map((k) => resnet18Stem(inputs[k], `m${k}_`));
+  let features = views.map((k) => resnet18Stem(inputs[k], `m${k}_`, seed));
   for (const stage of [1, 2, 3, 4] as const) {
-    features = views.map((k) => resnet18Stage(features[k], stage, `m${k}_`));
+    features = views.map((k) => resnet18Stage(features[k], stage, `m${k}_`, seed));
     if (fusionStages.includes(stage)) {
-      const mmtm = new MMTM({ ratio: 4, ...options.mmtm, name: `mmtm_layer${stage}` });
+      const name = `mmtm_layer${stage}`;
+      const mmtm = new MMTM({ ratio: 4, ...options.mmtm, seed: options.mmtm?.seed ?? layerSeed(seed, name), name });
       features = mmtm.apply(features) as tfl.SymbolicTensor[];
     }
   }
-  const outputs = views.map((k) => resnet18Head(features[k], numClasses, `m${k}_`));
+  const outputs = views.map((k) => resnet18Head(features[k], numClasses, `m${k}_`, seed));
   return tfl.model({ inputs, outputs, name: options.name ?? 'fused_resnet18' });
 }
 
@@ -80,10 +91,15 @@ export interface ResNet18SEOptions {
   numClasses?: number;
   imageSize?: number | readonly [number, number];
   channels?: number;
-  /** SE settings: ratio (default 4, like the fused network's MMTMs), gateScale, seed. */
+  /**
+   * SE settings: ratio (default 4, like the fused network's MMTMs), gateScale, seed (if given,
+   * every SE block gets this one seed instead of one derived from `seed`).
+   */
   se?: Omit<SqueezeExciteArgs, 'name'>;
   /** Stages followed by an SE block. Default [2, 3, 4], where the fused network has its MMTMs. */
   seStages?: readonly ResNet18Stage[];
+  /** Seeds every initialiser, per layer from this and the layer name. Default: unseeded. */
+  seed?: number;
   name?: string;
 }
 
@@ -99,16 +115,19 @@ export function resnet18SE(options: ResNet18SEOptions = {}): tfl.LayersModel {
   const { height, width, channels } = resolveImageOptions(options);
   const seStages = options.seStages ?? DEFAULT_FUSION_STAGES;
   checkStages(seStages, who);
+  checkSeed(options.seed, who);
+  const seed = options.seed;
   const prefix = 'm0_';
   const input = tfl.input({ shape: [height, width, channels], name: 'x_m0' });
-  let x = resnet18Stem(input, prefix);
+  let x = resnet18Stem(input, prefix, seed);
   for (const stage of [1, 2, 3, 4] as const) {
-    x = resnet18Stage(x, stage, prefix);
+    x = resnet18Stage(x, stage, prefix, seed);
     if (seStages.includes(stage)) {
-      const se = new SqueezeExcite({ ratio: 4, ...options.se, name: `${prefix}se_layer${stage}` });
+      const name = `${prefix}se_layer${stage}`;
+      const se = new SqueezeExcite({ ratio: 4, ...options.se, seed: options.se?.seed ?? layerSeed(seed, name), name });
       x = se.apply(x) as tfl.SymbolicTensor;
     }
   }
-  const logits = resnet18Head(x, numClasses, prefix);
+  const logits = resnet18Head(x, numClasses, prefix, seed);
   return tfl.model({ inputs: input, outputs: logits, name: options.name ?? 'resnet18_se' });
 }

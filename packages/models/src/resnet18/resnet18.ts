@@ -1,4 +1,5 @@
 import * as tfl from '@tensorflow/tfjs-layers';
+import { checkSeed, layerSeed } from '../seed.js';
 
 /**
  * ResNet18 with torchvision's topology, built from tfjs-layers so it trains on any backend.
@@ -33,12 +34,18 @@ export interface ResNet18Options {
   channels?: number;
   /** Prefix of every layer name, e.g. `m0_` for the first branch of a fused network. Default ''. */
   namePrefix?: string;
+  /**
+   * Seeds every initialiser: each layer's seed is derived from this and the layer name, so two
+   * models built with the same seed start identical. Default: unseeded (Math.random).
+   */
+  seed?: number;
   /** Model name. Default `resnet18`. */
   name?: string;
 }
 
 // torchvision: kaiming_normal_(mode='fan_out', nonlinearity='relu') for every convolution.
-const convInitializer = () => tfl.initializers.varianceScaling({ scale: 2, mode: 'fanOut', distribution: 'normal' });
+const convInitializer = (seed: number | undefined) =>
+  tfl.initializers.varianceScaling({ scale: 2, mode: 'fanOut', distribution: 'normal', seed });
 
 function applyLayer(layer: tfl.layers.Layer, x: tfl.SymbolicTensor | tfl.SymbolicTensor[]): tfl.SymbolicTensor {
   return layer.apply(x) as tfl.SymbolicTensor;
@@ -51,6 +58,7 @@ function torchConv(
   kernelSize: number,
   strides: number,
   name: string,
+  seed: number | undefined,
 ): tfl.SymbolicTensor {
   const pad = Math.floor(kernelSize / 2);
   let input = x;
@@ -67,7 +75,7 @@ function torchConv(
       strides,
       padding,
       useBias: false,
-      kernelInitializer: convInitializer(),
+      kernelInitializer: convInitializer(layerSeed(seed, `${name}/kernel`)),
       name,
     }),
     input,
@@ -82,10 +90,13 @@ function relu(x: tfl.SymbolicTensor, name: string): tfl.SymbolicTensor {
   return applyLayer(tfl.layers.activation({ activation: 'relu', name }), x);
 }
 
-/** conv1 → bn1 → relu → maxpool: 1/4 of the input resolution, 64 channels. */
-export function resnet18Stem(x: tfl.SymbolicTensor, namePrefix = ''): tfl.SymbolicTensor {
+/**
+ * conv1 → bn1 → relu → maxpool: 1/4 of the input resolution, 64 channels. `seed`: the model's
+ * base seed (see `ResNet18Options.seed`); undefined leaves the initialisers unseeded.
+ */
+export function resnet18Stem(x: tfl.SymbolicTensor, namePrefix = '', seed?: number): tfl.SymbolicTensor {
   const p = namePrefix;
-  let y = torchConv(x, 64, 7, 2, `${p}conv1`);
+  let y = torchConv(x, 64, 7, 2, `${p}conv1`, seed);
   y = batchNorm(y, `${p}bn1`);
   y = relu(y, `${p}relu`);
   y = applyLayer(tfl.layers.zeroPadding2d({ padding: [[1, 1], [1, 1]], name: `${p}maxpool_pad` }), y);
@@ -93,42 +104,49 @@ export function resnet18Stem(x: tfl.SymbolicTensor, namePrefix = ''): tfl.Symbol
 }
 
 /** torchvision BasicBlock: two 3×3 convolutions, projection shortcut when the shape changes. */
-function basicBlock(x: tfl.SymbolicTensor, filters: number, strides: number, name: string): tfl.SymbolicTensor {
+function basicBlock(x: tfl.SymbolicTensor, filters: number, strides: number, name: string, seed: number | undefined): tfl.SymbolicTensor {
   const inChannels = x.shape[x.shape.length - 1];
-  let y = torchConv(x, filters, 3, strides, `${name}_conv1`);
+  let y = torchConv(x, filters, 3, strides, `${name}_conv1`, seed);
   y = batchNorm(y, `${name}_bn1`);
   y = relu(y, `${name}_relu1`);
-  y = torchConv(y, filters, 3, 1, `${name}_conv2`);
+  y = torchConv(y, filters, 3, 1, `${name}_conv2`, seed);
   y = batchNorm(y, `${name}_bn2`);
   let shortcut = x;
   if (strides !== 1 || inChannels !== filters) {
-    shortcut = torchConv(x, filters, 1, strides, `${name}_downsample_0`);
+    shortcut = torchConv(x, filters, 1, strides, `${name}_downsample_0`, seed);
     shortcut = batchNorm(shortcut, `${name}_downsample_1`);
   }
   const sum = applyLayer(tfl.layers.add({ name: `${name}_add` }), [y, shortcut]);
   return relu(sum, `${name}_relu2`);
 }
 
-/** layer1…layer4: two BasicBlocks; layers 2–4 halve the resolution and double the channels. */
-export function resnet18Stage(x: tfl.SymbolicTensor, stage: ResNet18Stage, namePrefix = ''): tfl.SymbolicTensor {
+/**
+ * layer1…layer4: two BasicBlocks; layers 2–4 halve the resolution and double the channels.
+ * `seed`: the model's base seed, as for `resnet18Stem`.
+ */
+export function resnet18Stage(x: tfl.SymbolicTensor, stage: ResNet18Stage, namePrefix = '', seed?: number): tfl.SymbolicTensor {
   const filters = RESNET18_STAGE_CHANNELS[stage - 1];
   const firstStride = stage === 1 ? 1 : 2;
-  const block0 = basicBlock(x, filters, firstStride, `${namePrefix}layer${stage}_0`);
-  return basicBlock(block0, filters, 1, `${namePrefix}layer${stage}_1`);
+  const block0 = basicBlock(x, filters, firstStride, `${namePrefix}layer${stage}_0`, seed);
+  return basicBlock(block0, filters, 1, `${namePrefix}layer${stage}_1`, seed);
 }
 
-/** Global average pool → Dense(numClasses) with PyTorch's nn.Linear initialisation. */
-export function resnet18Head(x: tfl.SymbolicTensor, numClasses: number, namePrefix = ''): tfl.SymbolicTensor {
+/**
+ * Global average pool → Dense(numClasses) with PyTorch's nn.Linear initialisation. `seed`: the
+ * model's base seed, as for `resnet18Stem`.
+ */
+export function resnet18Head(x: tfl.SymbolicTensor, numClasses: number, namePrefix = '', seed?: number): tfl.SymbolicTensor {
   const pooled = applyLayer(tfl.layers.globalAveragePooling2d({ name: `${namePrefix}avgpool` }), x);
   const fanIn = pooled.shape[pooled.shape.length - 1] ?? 512;
   const bound = 1 / Math.sqrt(fanIn);
+  const name = `${namePrefix}fc`;
   return applyLayer(
     tfl.layers.dense({
       units: numClasses,
       // nn.Linear: weight and bias ~ U(−1/√fan_in, 1/√fan_in).
-      kernelInitializer: tfl.initializers.randomUniform({ minval: -bound, maxval: bound }),
-      biasInitializer: tfl.initializers.randomUniform({ minval: -bound, maxval: bound }),
-      name: `${namePrefix}fc`,
+      kernelInitializer: tfl.initializers.randomUniform({ minval: -bound, maxval: bound, seed: layerSeed(seed, `${name}/kernel`) }),
+      biasInitializer: tfl.initializers.randomUniform({ minval: -bound, maxval: bound, seed: layerSeed(seed, `${name}/bias`) }),
+      name,
     }),
     pooled,
   );
@@ -168,11 +186,13 @@ export function checkNumClasses(numClasses: number, who: string): void {
 export function resnet18(options: ResNet18Options = {}): tfl.LayersModel {
   const numClasses = options.numClasses ?? 1000;
   checkNumClasses(numClasses, 'resnet18');
+  checkSeed(options.seed, 'resnet18');
   const { height, width, channels } = resolveImageOptions(options);
   const prefix = options.namePrefix ?? '';
+  const seed = options.seed;
   const input = tfl.input({ shape: [height, width, channels], name: `${prefix}input` });
-  let x = resnet18Stem(input, prefix);
-  for (const stage of [1, 2, 3, 4] as const) x = resnet18Stage(x, stage, prefix);
-  const logits = resnet18Head(x, numClasses, prefix);
+  let x = resnet18Stem(input, prefix, seed);
+  for (const stage of [1, 2, 3, 4] as const) x = resnet18Stage(x, stage, prefix, seed);
+  const logits = resnet18Head(x, numClasses, prefix, seed);
   return tfl.model({ inputs: input, outputs: logits, name: options.name ?? `${prefix}resnet18` });
 }

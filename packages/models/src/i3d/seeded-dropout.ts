@@ -1,0 +1,50 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
+import { layerSeed } from '../seed.js';
+
+export interface SeededDropoutArgs {
+  /** Fraction of the inputs set to zero in training, in [0, 1). */
+  rate: number;
+  /** Seed of the mask stream. */
+  seed: number;
+  name?: string;
+}
+
+/**
+ * Dropout whose masks come from a seeded stream: training call n draws its mask with seed
+ * hash(seed, n), so two identically built models drop the same units step for step. (tfjs's own
+ * Dropout with a `seed` draws the *same* mask on every call.) The stream restarts with the
+ * layer, so a run resumed from a checkpoint draws its masks anew. Inference passes inputs through.
+ */
+export class SeededDropout extends tfl.layers.Layer {
+  static className = 'MmSeededDropout';
+  readonly rate: number;
+  readonly seed: number;
+  private draws = 0;
+
+  constructor(args: SeededDropoutArgs) {
+    super({ name: args.name });
+    if (!(args.rate >= 0 && args.rate < 1)) throw new Error(`SeededDropout ${this.name}: rate must be in [0, 1), got ${args.rate}`);
+    this.rate = args.rate;
+    this.seed = args.seed;
+    this.supportsMasking = true;
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape | tfl.Shape[] {
+    return inputShape;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    if (kwargs?.['training'] !== true || this.rate === 0) return x;
+    const seed = layerSeed(this.seed, `draw${this.draws++}`);
+    return tf.tidy(() => tf.dropout(x, this.rate, undefined, seed));
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), rate: this.rate, seed: this.seed };
+  }
+}
+
+tf.serialization.registerClass(SeededDropout);
