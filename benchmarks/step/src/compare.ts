@@ -5,8 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 
 /**
- * Side-by-side timing against PyTorch: alternates torch_twin.py and bench:step (fast wasm,
- * stock wasm, optionally data-parallel) for a few rounds and prints each round's medians and
+ * Side-by-side timing against PyTorch: alternates torch_twin.py and bench:step (fast wasm on
+ * all cores and on one thread, stock wasm, optionally data-parallel) for a few rounds and prints each round's medians and
  * ratios plus the load average, because on a shared machine only ratios measured in the same
  * window mean anything. It also compares CPU time per step (all threads), which other jobs on
  * the machine distort much less than wall time (PyTorch's two threads suffer most from them).
@@ -116,10 +116,13 @@ for (let r = 1; r <= options.rounds; r++) {
   round.torchMs = torchMedian(options);
   console.error(`round ${r}/${options.rounds}: torch_twin.py CPU time (load ${load()})`);
   round.torchCpuMs = Number(torchCpuPerStep(options).toFixed(1));
-  console.error(`round ${r}/${options.rounds}: bench:step fast wasm (load ${load()})`);
+  console.error(`round ${r}/${options.rounds}: bench:step fast wasm, all cores (load ${load()})`);
   const fast = benchMedian(options, []);
   round.tfjsMs = fast.wall;
   round.tfjsCpuMs = fast.cpu;
+  console.error(`round ${r}/${options.rounds}: bench:step fast wasm, 1 thread (load ${load()})`);
+  const single = benchMedian(options, ['--threads', '1']);
+  round.tfjs1ThreadMs = single.wall;
   if (options.workers > 1) {
     console.error(`round ${r}/${options.rounds}: bench:step fast wasm, ${options.workers} threads (load ${load()})`);
     round.tfjsWorkersMs = benchMedian(options, ['--workers', String(options.workers)]).wall;
@@ -133,6 +136,7 @@ for (let r = 1; r <= options.rounds; r++) {
   round.loadAfter = load();
   const ratio = (a: unknown, b: unknown) => Number(((a as number) / (b as number)).toFixed(2));
   round.tfjsOverTorch = ratio(round.tfjsMs, round.torchMs);
+  round.tfjs1ThreadOverTorch = ratio(round.tfjs1ThreadMs, round.torchMs);
   round.tfjsCpuOverTorchCpu = ratio(round.tfjsCpuMs, round.torchCpuMs);
   if (round.tfjsWorkersMs) round.tfjsWorkersOverTorch = ratio(round.tfjsWorkersMs, round.torchMs);
   if (round.stockMs) {

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { backendAttempts, initBackend } from './index.js';
+import { availableParallelism } from 'node:os';
+import { backendAttempts, initBackend, MAX_WASM_THREADS, wasmThreadsInUse } from './index.js';
 
 describe('initBackend', () => {
   it('picks the best backend that loads and says why better ones were skipped', async () => {
@@ -14,7 +15,10 @@ describe('initBackend', () => {
     expect(attempts[0].ok).toBe(false);
     expect(attempts[0].reason).toContain('@tensorflow/tfjs-node-gpu');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/using wasm \(best available\); skipped: node-gpu .*node /);
+    // Without MM_WASM_THREADS (env is {}), wasm runs one thread per core.
+    const threads = Math.min(availableParallelism(), MAX_WASM_THREADS);
+    expect(wasmThreadsInUse()).toBe(threads);
+    expect(lines[0]).toMatch(new RegExp(`using wasm \\(best available, ${threads} threads?\\); skipped: node-gpu .*node `));
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
   });
 

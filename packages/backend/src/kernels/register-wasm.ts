@@ -3,6 +3,7 @@ import { conv2DBackpropFilterWasmConfig } from './conv2d-backprop-filter.js';
 import { FAST_WASM_KERNELS } from './fast-kernels.js';
 import { stockWasmKernels } from './wasm-util.js';
 import { registerFastGradients, restoreStockGradients } from './gradients.js';
+import { restoreStockFusedConv2D, usePerInputFusedConv2DGradients } from './fused-conv2d-gradient.js';
 import { conv3DCorrectedWasmKernels, conv3DFastWasmKernels } from './conv3d-wasm.js';
 
 /** Kernels that training needs on wasm and tfjs-backend-wasm does not ship. */
@@ -54,6 +55,8 @@ export function registerWasmTrainingKernels(options: RegisterWasmTrainingKernels
     }
     // Backend-independent and value-identical, but only worth it where Tile is cheap.
     registerFastGradients();
+    // Also backend-independent and value-identical: skips the first layer's unused input gradient.
+    usePerInputFusedConv2DGradients();
   }
   return added;
 }
@@ -69,5 +72,6 @@ export function restoreStockWasmKernels(): string[] {
   replacedStockKernels.clear();
   stockWasmKernels.clear();
   restoreStockGradients();
+  restoreStockFusedConv2D();
   return restored;
 }
