@@ -146,6 +146,40 @@ describe('fast wasm kernels match the cpu backend', () => {
     }
   });
 
+  describe('BatchMatMul (transposed operands copied first)', () => {
+    const MATMUL_CASES = [
+      { a: [33, 17], b: [17, 9], transposeA: false, transposeB: false },
+      { a: [17, 33], b: [17, 9], transposeA: true, transposeB: false },
+      { a: [33, 17], b: [9, 17], transposeA: false, transposeB: true },
+      { a: [17, 33], b: [9, 17], transposeA: true, transposeB: true },
+      { a: [4, 6, 5], b: [4, 7, 6], transposeA: true, transposeB: true },
+      { a: [3, 5, 6], b: [1, 7, 6], transposeA: false, transposeB: true },
+      { a: [128, 128], b: [128, 10], transposeA: true, transposeB: false },
+    ];
+    for (const [i, c] of MATMUL_CASES.entries()) {
+      it(`${JSON.stringify(c.a)}${c.transposeA ? 'ᵀ' : ''} × ${JSON.stringify(c.b)}${c.transposeB ? 'ᵀ' : ''}`, async () => {
+        await expectMatchesCpu({ kernel: 'BatchMatMul', inputs: { a: c.a, b: c.b }, attrs: { transposeA: c.transposeA, transposeB: c.transposeB } }, 800 + i);
+      });
+    }
+  });
+
+  describe('FusedBatchNorm', () => {
+    const C = 6;
+    const positive = (n: number, seed: number) => ({ shape: [n], values: randomValues(n, seed).map((v) => v + 1.5) });
+    const BN_CASES: { name: string; inputs: KernelCall['inputs'] }[] = [
+      { name: 'NHWC with scale and offset', inputs: { x: [4, 5, 3, C], mean: [C], variance: positive(C, 1), offset: [C], scale: [C] } },
+      { name: 'no scale, no offset', inputs: { x: [2, 3, 3, C], mean: [C], variance: positive(C, 2) } },
+      { name: 'statistics of shape [1, 1, 1, C]', inputs: { x: [2, 3, 3, C], mean: [1, 1, 1, C], variance: { shape: [1, 1, 1, C], values: randomValues(C, 3).map((v) => v + 1.5) }, scale: [1, 1, 1, C] } },
+      { name: 'scalar-sized statistics on 2-D x', inputs: { x: [7, C], mean: [1], variance: positive(1, 4), offset: [1] } },
+      { name: 'statistics over another axis (stock kernel)', inputs: { x: [C, 4], mean: [C, 1], variance: { shape: [C, 1], values: randomValues(C, 5).map((v) => v + 1.5) } } },
+    ];
+    for (const [i, c] of BN_CASES.entries()) {
+      it(c.name, async () => {
+        await expectMatchesCpu({ kernel: 'FusedBatchNorm', inputs: c.inputs, attrs: { varianceEpsilon: 1e-3 } }, 900 + 10 * i);
+      });
+    }
+  });
+
   describe('Sum and Mean gradients (Tile instead of multiplying by ones)', () => {
     const CASES = [
       { x: [6, 5, 5, 4], axis: [0, 1, 2] },

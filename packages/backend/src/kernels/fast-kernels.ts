@@ -4,6 +4,8 @@ import { maxPoolGradWasmConfig } from './max-pool-grad.js';
 import { tileWasmConfig } from './tile.js';
 import { castWasmConfig, identityWasmConfig } from './identity.js';
 import { meanWasmConfig, sumWasmConfig } from './reduce.js';
+import { batchMatMulWasmConfig } from './batch-mat-mul.js';
+import { fusedBatchNormWasmConfig } from './batch-norm.js';
 
 /** Faster replacements for stock tfjs-backend-wasm kernels that dominate a training step. */
 export const FAST_WASM_KERNELS: readonly KernelConfig[] = [
@@ -14,4 +16,6 @@ export const FAST_WASM_KERNELS: readonly KernelConfig[] = [
   meanWasmConfig,
   identityWasmConfig,
   castWasmConfig,
+  batchMatMulWasmConfig,
+  fusedBatchNormWasmConfig,
 ];
