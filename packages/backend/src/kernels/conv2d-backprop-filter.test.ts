@@ -5,7 +5,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { registerWasmTrainingKernels } from './register-wasm.js';
-import { CONV_CASES, maxAbsDiff, randomValues, type ConvCase as Case } from './test-values.js';
+import { CONV_CASES, maxAbsDiff, randomValues, relativeError, type ConvCase as Case } from './test-values.js';
 
 const TOLERANCE = 1e-4;
 
@@ -57,6 +57,15 @@ describe('Conv2DBackpropFilter on wasm', () => {
       expect(maxAbsDiff(actual, expected)).toBeLessThanOrEqual(TOLERANCE);
     });
   }
+
+  it('splits large block-copy products along the batch and still matches', async () => {
+    // 12 samples · 130·130 rows × 5·5·4 columns needs two chunks of the column buffer.
+    const c: Case = { name: 'chunked product', x: [12, 130, 130, 4], filter: [5, 5, 4, 3], strides: 1, pad: 'same' };
+    const expected = await filterGradient('cpu', c, 7);
+    const actual = await filterGradient('wasm', c, 7);
+    // Sums over 200,000 products: the bound is relative to the largest value (≈ 500).
+    expect(relativeError(actual, expected)).toBeLessThanOrEqual(TOLERANCE);
+  });
 
   it('splits large problems along the batch and still matches', async () => {
     // 16·33·33 rows × 5·5·8 columns exceeds one chunk of the im2col buffer.

@@ -52,6 +52,16 @@ export const CONV_CASES: ConvCase[] = [
     pad: [[0, 0], [1, 2], [0, 1], [0, 0]],
   },
   { name: 'numeric padding with rounding', x: [1, 8, 8, 2], filter: [3, 3, 2, 2], strides: 2, pad: 1, dimRoundingMode: 'ceil' },
+  { name: '3x3 same, rows of 20 (block-copy product)', x: [3, 18, 20, 3], filter: [3, 3, 3, 5], strides: 1, pad: 'same' },
+  { name: '5x5 valid, rows of 18 (block-copy product)', x: [2, 9, 22, 2], filter: [5, 5, 2, 4], strides: 1, pad: 'valid' },
+  { name: 'stride 2 down, 1 across, rows of 17 (block-copy product)', x: [2, 11, 17, 3], filter: [3, 3, 3, 2], strides: [2, 1], pad: 'same' },
+  {
+    name: 'explicit padding wider than the filter reach, rows of 24',
+    x: [2, 5, 19, 2],
+    filter: [3, 3, 2, 3],
+    strides: 1,
+    pad: [[0, 0], [2, 0], [4, 3], [0, 0]],
+  },
   { name: 'NCHW stride 2 (stock fallback)', x: [2, 3, 9, 7], filter: [3, 3, 3, 4], strides: 2, pad: 'same', dataFormat: 'NCHW' },
   { name: 'NCHW valid (stock fallback)', x: [1, 2, 6, 6], filter: [3, 3, 2, 2], strides: 1, pad: 'valid', dataFormat: 'NCHW' },
 ];
