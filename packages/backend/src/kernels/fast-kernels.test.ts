@@ -209,6 +209,55 @@ describe('fast wasm kernels match the cpu backend', () => {
     }
   });
 
+  describe('FusedBatchNorm gradient (five passes instead of fourteen)', () => {
+    const BN_GRAD_CASES = [
+      { x: [4, 5, 3, 6], stats: [6], scale: true, offset: true },
+      { x: [4, 5, 3, 6], stats: [1, 1, 1, 6], scale: true, offset: true },
+      // No `scale` case: tfjs-core's own FusedBatchNorm gradient saves `scale` too and cannot
+      // record a batch norm without one either (the engine clones the missing input).
+      { x: [7, 6], stats: [6], scale: true, offset: true },
+      { x: [6, 4], stats: [6, 1], scale: true, offset: true },
+    ];
+    for (const backend of ['cpu', 'wasm']) {
+      for (const [i, c] of BN_GRAD_CASES.entries()) {
+        it(`${backend} x ${JSON.stringify(c.x)}, statistics ${JSON.stringify(c.stats)}${c.scale ? '' : ', no scale'}${c.offset ? '' : ', no offset'}: matches the gradient of the formula within 1e-5`, async () => {
+          await tf.setBackend(backend);
+          registerFastGradients();
+          const x = tf.tensor(randomValues(size(c.x), 1000 + i), c.x);
+          const mean = tf.tensor(randomValues(size(c.stats), 1010 + i), c.stats);
+          const variance = tf.tensor(randomValues(size(c.stats), 1020 + i).map((v) => v + 1.2), c.stats);
+          const offset = tf.tensor(randomValues(size(c.stats), 1030 + i), c.stats);
+          const scale = tf.tensor(randomValues(size(c.stats), 1040 + i), c.stats);
+          const upstream = tf.tensor(randomValues(size(c.x), 1050 + i), c.x);
+          const names = ['x', 'mean', 'variance', ...(c.offset ? ['offset'] : []), ...(c.scale ? ['scale'] : [])];
+          const inputs = [x, mean, variance, ...(c.offset ? [offset] : []), ...(c.scale ? [scale] : [])];
+          const unpack = (t: tf.Tensor[]) => ({ xv: t[0], m: t[1], v: t[2], o: c.offset ? t[3] : undefined, s: c.scale ? t[c.offset ? 4 : 3] : undefined });
+          // The kernel whose gradient is under test…
+          const fused = (...t: tf.Tensor[]) => {
+            const { xv, m, v, o, s } = unpack(t);
+            return tf.sum(tf.mul(upstream, tf.batchNorm(xv, m, v, o, s, 1e-3)));
+          };
+          // …and the same formula in elementary ops, differentiated op by op.
+          const formula = (...t: tf.Tensor[]) => {
+            const { xv, m, v, o, s } = unpack(t);
+            let y = tf.mul(tf.sub(xv, m), tf.rsqrt(tf.add(v, 1e-3)));
+            if (s) y = tf.mul(y, s);
+            if (o) y = tf.add(y, o);
+            return tf.sum(tf.mul(upstream, y));
+          };
+          const grads = (f: (...t: tf.Tensor[]) => tf.Tensor) =>
+            tf.tidy(() => tf.grads(f)(inputs).map((g) => Float32Array.from(g.dataSync() as Float32Array)));
+          const expected = grads(formula);
+          const before = tf.memory().numTensors;
+          const actual = grads(fused);
+          expect(tf.memory().numTensors).toBe(before);
+          for (const [k, g] of actual.entries()) expect(relativeError(g, expected[k]), names[k]).toBeLessThanOrEqual(1e-5);
+          tf.dispose([x, mean, variance, offset, scale, upstream]);
+        });
+      }
+    }
+  });
+
   describe('Cast', () => {
     const CASTS: { from: 'float32' | 'int32'; to: string }[] = [
       { from: 'float32', to: 'float32' },

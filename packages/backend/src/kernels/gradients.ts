@@ -1,9 +1,20 @@
 import {
+  add,
+  backend_util,
+  clone,
   div,
+  FusedBatchNorm,
   getGradient,
   Mean,
+  mul,
+  neg,
   registerGradient,
   reshape,
+  rsqrt,
+  scalar,
+  square,
+  sub,
+  sum,
   Sum,
   tile,
   util,
@@ -38,7 +49,40 @@ function broadcastGradient(kernelName: typeof Sum | typeof Mean): GradConfig {
   };
 }
 
-export const FAST_GRADIENTS: readonly GradConfig[] = [broadcastGradient(Sum), broadcastGradient(Mean)];
+/**
+ * Gradient of FusedBatchNorm (y = (x − mean)·k + offset, k = scale/√(variance + ε)) in five
+ * full-size passes instead of tfjs-core's fourteen: with S₁ = Σ dy and S₂ = Σ dy·(x − mean)
+ * over the broadcast axes,
+ *   dx = dy·k,  dmean = −k·S₁,  dvariance = −½·k·(variance + ε)⁻¹·S₂,  dscale = S₂/√(variance + ε),  doffset = S₁.
+ * tfjs-core tiles 1/√(variance + ε) to the full shape and multiplies dy by the per-channel
+ * factors before each sum. The values agree to float32 rounding (sums are taken before the
+ * per-channel factors are applied). Batch-norm layers in training reach this on every step.
+ */
+export const leanBatchNormGradient: GradConfig = {
+  kernelName: FusedBatchNorm,
+  inputsToSave: ['x', 'mean', 'variance', 'scale'],
+  gradFunc: (dy: Tensor | Tensor[], saved: Tensor[], attrs: NamedAttrMap) => {
+    const [x, mean, variance, scale] = saved;
+    const g = dy as Tensor;
+    const epsilon = (attrs as { varianceEpsilon: number }).varianceEpsilon;
+    const axes = backend_util.getReductionAxes(mean.shape, x.shape);
+    const reduce = (t: Tensor) => reshape(axes.length > 0 ? sum(t, axes) : t, mean.shape);
+    const inverseStd = rsqrt(add(variance, scalar(epsilon)));
+    const factor = scale == null ? inverseStd : mul(inverseStd, scale);
+    // Shared by several inputs' gradients, so computed here (the backprop's scope disposes them).
+    const sumDy = reduce(g);
+    const sumDyCentered = reduce(mul(g, sub(x, mean)));
+    return {
+      x: () => mul(g, factor),
+      mean: () => neg(mul(factor, sumDy)),
+      variance: () => mul(mul(scalar(-0.5), mul(factor, square(inverseStd))), sumDyCentered),
+      scale: () => mul(inverseStd, sumDyCentered),
+      offset: () => clone(sumDy),
+    };
+  },
+};
+
+export const FAST_GRADIENTS: readonly GradConfig[] = [broadcastGradient(Sum), broadcastGradient(Mean), leanBatchNormGradient];
 
 const replacedGradients = new Map<string, GradConfig | undefined>();
 
