@@ -4,6 +4,7 @@ import { FAST_WASM_KERNELS } from './fast-kernels.js';
 import { stockWasmKernels } from './wasm-util.js';
 import { registerFastGradients, restoreStockGradients } from './gradients.js';
 import { restoreStockFusedConv2D, usePerInputFusedConv2DGradients } from './fused-conv2d-gradient.js';
+import { restoreStockMoments, useOnePassMomentsGradient } from './moments-gradient.js';
 import { conv3DCorrectedWasmKernels, conv3DFastWasmKernels } from './conv3d-wasm.js';
 
 /** Kernels that training needs on wasm and tfjs-backend-wasm does not ship. */
@@ -57,6 +58,8 @@ export function registerWasmTrainingKernels(options: RegisterWasmTrainingKernels
     registerFastGradients();
     // Also backend-independent and value-identical: skips the first layer's unused input gradient.
     usePerInputFusedConv2DGradients();
+    // Batch-norm statistics: the input gradient of tf.moments in one pass (same forward values).
+    useOnePassMomentsGradient();
   }
   return added;
 }
@@ -73,5 +76,6 @@ export function restoreStockWasmKernels(): string[] {
   stockWasmKernels.clear();
   restoreStockGradients();
   restoreStockFusedConv2D();
+  restoreStockMoments();
   return restored;
 }

@@ -1,0 +1,91 @@
+import { createRequire } from 'node:module';
+import * as tf from '@tensorflow/tfjs-core';
+import { backend_util, engine, Tensor, util } from '@tensorflow/tfjs-core';
+
+/**
+ * `tf.moments` with a one-pass input gradient, for batch normalisation in training.
+ *
+ * tfjs-layers' BatchNormalization computes its batch statistics with `tf.moments` (mean, then
+ * the mean of (x − mean)²). Differentiated op by op, the input gradient takes about six
+ * full-size passes per layer: two Tiles of the broadcast gradients, two multiplies for the
+ * square, and the accumulations. With n the reduced size it is simply
+ *   dx = dmean/n + 2·dvariance·(x − mean)/n = x·a + b,  a = 2·dvariance/n,  b = dmean/n − a·mean,
+ * per channel, which is what this computes (one multiply, one add). The forward pass runs the
+ * same kernels as tfjs-core's, so mean and variance are bit-identical; gradients agree to
+ * float32 rounding.
+ */
+
+type MomentsFn = typeof tf.moments;
+type MomentsArgs = Parameters<MomentsFn>;
+
+let stockMoments: MomentsFn | null = null;
+
+function momentsWithOnePassGradient(...args: MomentsArgs): ReturnType<MomentsFn> {
+  const [x, axis = null, keepDims = false] = args;
+  if (engine().state.gradientDepth === 0 || !(x instanceof Tensor) || x.dtype !== 'float32' || x.rank === 0) {
+    return stockMoments!(...args);
+  }
+  const axes = util.parseAxisParam(axis ?? x.shape.map((_, d) => d), x.shape);
+  const [outShape] = backend_util.computeOutAndReduceShapes(x.shape, axes);
+  const keptShape = backend_util.expandShapeToKeepDim(outShape, axes);
+  const count = axes.reduce((n, a) => n * x.shape[a], 1);
+  // One output only (customGrad's rule): mean and variance stacked along a new first axis.
+  const stacked = tf.customGrad(((input: Tensor, save: tf.GradSaveFunc) => {
+    const mean = tf.mean(input, axes, true);
+    const variance = tf.mean(tf.square(tf.sub(input, mean)), axes, true);
+    save([input, mean]);
+    return {
+      value: tf.stack([mean, variance]),
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [xs, m] = saved;
+        const [dMean, dVariance] = tf.unstack(dy);
+        const a = tf.mul(dVariance, 2 / count);
+        const b = tf.sub(tf.div(dMean, count), tf.mul(a, m));
+        return tf.add(tf.mul(xs, a), b);
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0])(x);
+  const [mean, variance] = tf.unstack(stacked);
+  const shape = keepDims ? keptShape : outShape;
+  return { mean: tf.reshape(mean, shape), variance: tf.reshape(variance, shape) };
+}
+
+/** tfjs-core's CommonJS exports object, the one tfjs-layers reads `moments` from (undefined outside Node). */
+function tfjsCoreExports(): { moments: MomentsFn } | undefined {
+  try {
+    return createRequire(import.meta.url)('@tensorflow/tfjs-core') as { moments: MomentsFn };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Installs the one-pass moments gradient (idempotent). Returns false where tfjs-core's exports
+ * cannot be patched (an ES-module bundle); training then keeps tfjs-core's path.
+ */
+export function useOnePassMomentsGradient(): boolean {
+  const core = tfjsCoreExports();
+  if (core === undefined) return false;
+  if (core.moments === momentsWithOnePassGradient) return true;
+  const stock = core.moments;
+  try {
+    core.moments = momentsWithOnePassGradient;
+  } catch {
+    return false;
+  }
+  if (core.moments !== momentsWithOnePassGradient) return false;
+  stockMoments = stock;
+  return true;
+}
+
+/** Puts tfjs-core's `moments` back. */
+export function restoreStockMoments(): void {
+  const core = tfjsCoreExports();
+  if (core !== undefined && stockMoments !== null && core.moments === momentsWithOnePassGradient) core.moments = stockMoments;
+  stockMoments = null;
+}
+
+/** tfjs-core's own `moments` (whichever is installed), for comparisons in tests. */
+export function currentMoments(): MomentsFn {
+  return tfjsCoreExports()?.moments ?? tf.moments;
+}
