@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { engine, FusedConv2D, reshape, sum, Tensor, type GradConfig, type NamedAttrMap } from '@tensorflow/tfjs-core';
+import { FunctionPatch } from './function-patch.js';
 
 /**
  * Per-input gradients for training-time `tf.fused.conv2d`, which every `tf.layers.conv2d` calls.
@@ -64,15 +65,15 @@ function routedThroughKernel(args: FusedConv2DArgs): boolean {
   );
 }
 
-let stockFusedConv2D: FusedConv2DFn | null = null;
-
 function conv2dWithPerInputGradients(args: FusedConv2DArgs): Tensor {
-  if (!routedThroughKernel(args)) return stockFusedConv2D!(args);
+  if (!routedThroughKernel(args)) return fusedConv2DPatch.stock(args);
   const { x, filter, bias, strides, pad, dimRoundingMode } = args;
   const inputs = bias == null ? { x, filter } : { x, filter, bias };
   const attrs = { strides, pad, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode, activation: 'linear' };
   return engine().runKernel(FusedConv2D, inputs as never, attrs as never) as Tensor;
 }
+
+const fusedConv2DPatch = new FunctionPatch<FusedConv2DFn>(() => tf.fused as unknown as Record<string, unknown>, 'conv2d', conv2dWithPerInputGradients);
 
 /**
  * Installs the per-input gradient path (idempotent). Returns false when tfjs-core's `fused`
@@ -80,23 +81,12 @@ function conv2dWithPerInputGradients(args: FusedConv2DArgs): Tensor {
  * tfjs-core's own path, only slower.
  */
 export function usePerInputFusedConv2DGradients(): boolean {
-  const fused = tf.fused as { conv2d: FusedConv2DFn };
-  if (fused.conv2d === conv2dWithPerInputGradients) return true;
-  const stock = fused.conv2d;
-  try {
-    fused.conv2d = conv2dWithPerInputGradients;
-  } catch {
-    return false;
-  }
-  if (fused.conv2d !== conv2dWithPerInputGradients) return false;
-  stockFusedConv2D = stock;
+  if (!fusedConv2DPatch.install()) return false;
   tf.registerGradient(perInputFusedConv2DGradient);
   return true;
 }
 
 /** Puts tfjs-core's `fused.conv2d` back (the registered gradient then never runs: nothing else records FusedConv2D). */
 export function restoreStockFusedConv2D(): void {
-  const fused = tf.fused as { conv2d: FusedConv2DFn };
-  if (stockFusedConv2D !== null && fused.conv2d === conv2dWithPerInputGradients) fused.conv2d = stockFusedConv2D;
-  stockFusedConv2D = null;
+  fusedConv2DPatch.restore();
 }

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import { backend_util, engine, Tensor, util } from '@tensorflow/tfjs-core';
+import { FunctionPatch } from './function-patch.js';
 
 /**
  * `tf.moments` with a one-pass input gradient, for batch normalisation in training.
@@ -18,12 +19,10 @@ import { backend_util, engine, Tensor, util } from '@tensorflow/tfjs-core';
 type MomentsFn = typeof tf.moments;
 type MomentsArgs = Parameters<MomentsFn>;
 
-let stockMoments: MomentsFn | null = null;
-
 function momentsWithOnePassGradient(...args: MomentsArgs): ReturnType<MomentsFn> {
   const [x, axis = null, keepDims = false] = args;
   if (engine().state.gradientDepth === 0 || !(x instanceof Tensor) || x.dtype !== 'float32' || x.rank === 0) {
-    return stockMoments!(...args);
+    return momentsPatch.stock(...args);
   }
   const axes = util.parseAxisParam(axis ?? x.shape.map((_, d) => d), x.shape);
   const [outShape] = backend_util.computeOutAndReduceShapes(x.shape, axes);
@@ -51,41 +50,30 @@ function momentsWithOnePassGradient(...args: MomentsArgs): ReturnType<MomentsFn>
 }
 
 /** tfjs-core's CommonJS exports object, the one tfjs-layers reads `moments` from (undefined outside Node). */
-function tfjsCoreExports(): { moments: MomentsFn } | undefined {
+function tfjsCoreExports(): Record<string, unknown> | undefined {
   try {
-    return createRequire(import.meta.url)('@tensorflow/tfjs-core') as { moments: MomentsFn };
+    return createRequire(import.meta.url)('@tensorflow/tfjs-core') as Record<string, unknown>;
   } catch {
     return undefined;
   }
 }
+
+const momentsPatch = new FunctionPatch<MomentsFn>(tfjsCoreExports, 'moments', momentsWithOnePassGradient);
 
 /**
  * Installs the one-pass moments gradient (idempotent). Returns false where tfjs-core's exports
  * cannot be patched (an ES-module bundle); training then keeps tfjs-core's path.
  */
 export function useOnePassMomentsGradient(): boolean {
-  const core = tfjsCoreExports();
-  if (core === undefined) return false;
-  if (core.moments === momentsWithOnePassGradient) return true;
-  const stock = core.moments;
-  try {
-    core.moments = momentsWithOnePassGradient;
-  } catch {
-    return false;
-  }
-  if (core.moments !== momentsWithOnePassGradient) return false;
-  stockMoments = stock;
-  return true;
+  return momentsPatch.install();
 }
 
 /** Puts tfjs-core's `moments` back. */
 export function restoreStockMoments(): void {
-  const core = tfjsCoreExports();
-  if (core !== undefined && stockMoments !== null && core.moments === momentsWithOnePassGradient) core.moments = stockMoments;
-  stockMoments = null;
+  momentsPatch.restore();
 }
 
-/** tfjs-core's own `moments` (whichever is installed), for comparisons in tests. */
+/** tfjs-core's `moments` as currently installed (stock or this one), for comparisons in tests. */
 export function currentMoments(): MomentsFn {
-  return tfjsCoreExports()?.moments ?? tf.moments;
+  return (tfjsCoreExports()?.moments as MomentsFn | undefined) ?? tf.moments;
 }
