@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { createRng } from '@mm/datasets';
 import { setFusionMode, setFusionRecording } from '@mm/mmtm';
 import { buildNetwork, CLASSES, IMAGE_SIZE, INPUT_CHANNELS, parameterGroups, type GroupName } from './network.js';
 
@@ -31,15 +32,8 @@ export interface StepRunner {
 
 /** Deterministic uniform [0, 1) values, like torch.rand, without depending on tf's RNG state. */
 function uniform(size: number, seed: number): Float32Array {
-  const out = new Float32Array(size);
-  let state = seed >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    out[i] = (state >>> 0) / 2 ** 32;
-  }
-  return out;
+  const rng = createRng(seed);
+  return Float32Array.from({ length: size }, rng.next);
 }
 
 export const usesBookkeeping = (mode: Mode) => mode === 'vanilla' || mode === 'rebalance';

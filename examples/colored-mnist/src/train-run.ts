@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { BalancedTrainer, GuidedScheduler, RandomScheduler, rubiLoss, VanillaScheduler, type Scheduler, type TrainingStepState } from '@mm/balance';
 import type { CgMnistModality, CgMnistSplit, ColoredGrayMnist } from '@mm/datasets';
-import { conditionalUtilization, headAccuracies, UndefinedUtilizationError, type LabeledBatch } from '@mm/metrics';
+import { headAccuracies, tryConditionalUtilization, type LabeledBatch } from '@mm/metrics';
 import { batchToTensors, cgMnistFusedNet, cgMnistUnimodalNet } from '@mm/models';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -254,18 +254,14 @@ export async function trainRun(method: Method, seed: number, ctx: RunContext): P
   };
   if (fused) {
     result.dSpeed = best.dSpeed;
-    try {
-      // h̄ is recorded on the training data as stored (CG-MNIST has no augmentation to switch off).
-      const utilization = await conditionalUtilization(model, {
-        train: () => tensorBatches(data.train, modalities, 500, settings.squeezeRecordingSamples),
-        test: () => tensorBatches(data.test, modalities, 500),
-      });
-      Object.assign(result, { cutHeadAccuracy: utilization.cutHeadAccuracy, utilization: utilization.utilization, dUtil: utilization.dUtil });
-    } catch (error) {
-      // A head with zero test accuracy has no utilization rate; keep the run's other results.
-      if (!(error instanceof UndefinedUtilizationError)) throw error;
-      result.utilizationError = error.message;
-    }
+    // h̄ is recorded on the training data as stored (CG-MNIST has no augmentation to switch off).
+    // A head with zero test accuracy has no utilization rate; the run's other results are kept.
+    const { report, problem } = await tryConditionalUtilization(model, {
+      train: () => tensorBatches(data.train, modalities, 500, settings.squeezeRecordingSamples),
+      test: () => tensorBatches(data.test, modalities, 500),
+    });
+    if (report) Object.assign(result, { cutHeadAccuracy: report.cutHeadAccuracy, utilization: report.utilization, dUtil: report.dUtil });
+    else result.utilizationError = problem;
   }
   result.seconds = elapsed();
   writeFileAtomically(resultFile, JSON.stringify(result));

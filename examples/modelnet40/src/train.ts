@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { BalancedTrainer, GuidedScheduler, RandomScheduler, VanillaScheduler, type Scheduler, type TrainingStepState } from '@mm/balance';
 import { openModelNet40, type ModelNet40Split, type MultiModalBatch } from '@mm/datasets';
-import { conditionalUtilization, headAccuracies, UndefinedUtilizationError, type HeadAccuracies, type LabeledBatch, type UtilizationReport } from '@mm/metrics';
+import { headAccuracies, tryConditionalUtilization, type HeadAccuracies, type LabeledBatch, type UtilizationReport } from '@mm/metrics';
 import { countParams, fusedResNet18, importTorchResNet18, importTorchResNet18IntoBranches, readSafetensorsFile, resnet18SE } from '@mm/models';
 import { decodeModelWeights, encodeModelWeights, loadLatestCheckpoint, saveCheckpoint, writeFileAtomically } from './checkpoint.js';
 import { renderPanelsSvg } from './report.js';
@@ -284,18 +284,13 @@ export async function runModelNet40(settings: RunSettings, backend: string, hook
     let utilization: UtilizationReport | null = null;
     let utilizationProblem: string | null = null;
     if (!unimodal) {
-      try {
-        utilization = await conditionalUtilization(model, {
-          train: () => evaluationBatches(dataset.train, settings.batchSize),
-          test: () => evaluationBatches(dataset.test, settings.batchSize),
-        });
-      } catch (error) {
-        // u(·|m_k) divides by A(f_k): a head that gets nothing right has no rate, but the
-        // trained model and its accuracies are still worth reporting.
-        if (!(error instanceof UndefinedUtilizationError)) throw error;
-        utilizationProblem = error.message;
-        log(`conditional utilization rate not computed: ${utilizationProblem}`);
-      }
+      // A head that gets nothing right has no rate, but the trained model and its accuracies
+      // are still worth reporting.
+      ({ report: utilization, problem: utilizationProblem } = await tryConditionalUtilization(model, {
+        train: () => evaluationBatches(dataset.train, settings.batchSize),
+        test: () => evaluationBatches(dataset.test, settings.batchSize),
+      }));
+      if (utilizationProblem !== null) log(`conditional utilization rate not computed: ${utilizationProblem}`);
     }
     log(`test accuracy (best validation epoch ${state.best?.epoch}): ${(test.fused * 100).toFixed(2)}%${utilization ? `, d_util ${utilization.dUtil.toFixed(4)}` : ''}`);
     const final = results(true, { fused: test.fused, heads: test.heads, samples: test.samples, utilization, utilizationProblem });

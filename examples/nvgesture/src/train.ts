@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { BalancedTrainer, GuidedScheduler, RandomScheduler, VanillaScheduler, type Scheduler, type TrainingStepState } from '@mm/balance';
 import { nvGestureBatches, openNvGesture, NVGESTURE_NUM_CLASSES, type ClipBatch, type ClipMode, type NvGestureSample, type NvGestureSampleError } from '@mm/datasets';
-import { conditionalUtilization, headAccuracies, UndefinedUtilizationError, type HeadAccuracies, type LabeledBatch, type UtilizationReport } from '@mm/metrics';
+import { headAccuracies, tryConditionalUtilization, type HeadAccuracies, type LabeledBatch, type UtilizationReport } from '@mm/metrics';
 import { countParams, fusedI3D, i3dWithSqueezeExcite, importTorchI3D, readSafetensorsFile, torchToTfjs, type SafetensorsFile } from '@mm/models';
 import { decodeModelWeights, encodeModelWeights, loadCheckpoint, restoreOptimizer, saveCheckpoint, writeFileAtomically } from './checkpoint.js';
 import { renderReport } from './report.js';
@@ -254,15 +254,10 @@ export async function runNvGesture(settings: RunSettings, backend: string, hooks
     let utilization: UtilizationReport | null = null;
     let utilizationProblem: string | null = null;
     if (!unimodal) {
-      // Squeeze means for Eq. 7 are recorded on training clips without augmentation.
-      try {
-        utilization = await conditionalUtilization(model, { train: () => batches(train, 'eval'), test: () => batches(test, 'eval') });
-      } catch (error) {
-        // u(·|m_k) divides by A(f_k): undefined for a head that gets nothing right (tiny runs).
-        if (!(error instanceof UndefinedUtilizationError)) throw error;
-        utilizationProblem = error.message;
-        log(`conditional utilization rate not computed: ${utilizationProblem}`);
-      }
+      // Squeeze means for Eq. 7 are recorded on training clips without augmentation. A head
+      // that gets nothing right (tiny runs) has no rate: reported, not fatal.
+      ({ report: utilization, problem: utilizationProblem } = await tryConditionalUtilization(model, { train: () => batches(train, 'eval'), test: () => batches(test, 'eval') }));
+      if (utilizationProblem !== null) log(`conditional utilization rate not computed: ${utilizationProblem}`);
     }
     log(`test accuracy (best validation epoch ${state.best?.epoch}): ${(testAccuracy.fused * 100).toFixed(2)}%${utilization ? `, d_util ${utilization.dUtil.toFixed(4)}` : ''}${skipped.size ? `, ${skipped.size} samples skipped` : ''}`);
     const final = results(true, { fused: testAccuracy.fused, heads: testAccuracy.heads, samples: testAccuracy.samples, utilization, utilizationProblem });

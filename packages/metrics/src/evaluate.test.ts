@@ -4,7 +4,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { MMTM } from '@mm/mmtm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { LabeledBatch } from './batches.js';
-import { conditionalUtilization, headAccuracies, recordSqueezeMeans } from './evaluate.js';
+import { conditionalUtilization, headAccuracies, recordSqueezeMeans, tryConditionalUtilization } from './evaluate.js';
 import { UndefinedUtilizationError } from './utilization.js';
 
 /**
@@ -90,5 +90,10 @@ describe('conditional utilization rate on a constructed model', () => {
     await expect(failure).rejects.toThrow(/head 0: .*zero accuracy/);
     // Typed, so an application can finish a run without the rate yet still surface real bugs.
     await expect(failure).rejects.toBeInstanceOf(UndefinedUtilizationError);
+    // The application form reports that case instead of throwing, and still throws the others.
+    const tried = await tryConditionalUtilization(model, { train: () => batches(labels, 20), test: wrongBatches });
+    expect(tried.report).toBeNull();
+    expect(tried.problem).toMatch(/head 0: .*zero accuracy/);
+    await expect(tryConditionalUtilization(model, { train: () => [], test: () => batches(labels, 20) })).rejects.toThrow(/saw no samples/);
   });
 });

@@ -124,3 +124,20 @@ export async function conditionalUtilization(
     samples: normal.samples,
   };
 }
+
+/**
+ * `conditionalUtilization` for training applications: a head with zero test accuracy has no
+ * rate, and a run that trained for hours should still report everything else. That one case
+ * comes back as `problem` (why the rate is missing); every other error still throws.
+ */
+export async function tryConditionalUtilization(
+  model: LayersModel,
+  data: { train: () => BatchSource; test: () => BatchSource },
+): Promise<{ report: UtilizationReport; problem: null } | { report: null; problem: string }> {
+  try {
+    return { report: await conditionalUtilization(model, data), problem: null };
+  } catch (error) {
+    if (error instanceof UndefinedUtilizationError) return { report: null, problem: error.message };
+    throw error;
+  }
+}

@@ -11,6 +11,7 @@ export {
   conditionalUtilization,
   headAccuracies,
   recordSqueezeMeans,
+  tryConditionalUtilization,
   type HeadAccuracies,
   type UtilizationReport,
 } from './evaluate.js';

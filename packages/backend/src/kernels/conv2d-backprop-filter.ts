@@ -7,7 +7,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { runWasmKernel } from './wasm-util.js';
+import { heapFloatOffset, runWasmKernel, wholeHeapF32 } from './wasm-util.js';
 
 /** Upper bound on the im2col buffer (floats); larger problems are split along the batch. */
 const MAX_COLUMN_FLOATS = 1 << 24;
@@ -53,10 +53,7 @@ export const conv2DBackpropFilterWasm: KernelFunc = ({ inputs, backend, attrs })
 
   if (channelsLast) {
     // Long contiguous output rows: im2col by block copies, then one XNNPACK matrix product.
-    if (strideWidth === 1 && outWidth >= MIN_ROW_FOR_BLOCK_COPIES) {
-      const viaProduct = filterGradientAsProduct(wasm, x, dy, info);
-      if (viaProduct !== undefined) return viaProduct;
-    }
+    if (strideWidth === 1 && outWidth >= MIN_ROW_FOR_BLOCK_COPIES) return filterGradientAsProduct(wasm, x, dy, info);
     const viaConv = filterGradientAsConvolution(wasm, x, dy, info);
     if (viaConv !== undefined) return viaConv;
   }
@@ -144,12 +141,6 @@ export const conv2DBackpropFilterWasm: KernelFunc = ({ inputs, backend, attrs })
  */
 const MIN_ROW_FOR_BLOCK_COPIES = 16;
 
-/** Offset of a tensor's data in the wasm heap, in float32 elements. */
-function heapFloatOffset(wasm: BackendWasm, t: TensorInfo): number {
-  const entry = (wasm as unknown as { dataIdMap: { get(id: object): { memoryOffset: number } } }).dataIdMap.get(t.dataId);
-  return entry.memoryOffset / 4;
-}
-
 /**
  * dW = colsᵀ · dy as one plain XNNPACK BatchMatMul of [KH·KW·Ci, rows] × [rows, Co], where
  * dy (NHWC) already is [rows, Co] and colsᵀ is built from x transposed to [Ci, N, H, W]: each
@@ -157,13 +148,23 @@ function heapFloatOffset(wasm: BackendWasm, t: TensorInfo): number {
  * `copyWithin` inside the wasm heap (memmove speed; a JS element loop costs ~5 ns per value
  * here). Needs stride 1 along the width. Splits the batch when colsᵀ would be too large.
  */
-function filterGradientAsProduct(wasm: BackendWasm, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo | undefined {
+function filterGradientAsProduct(wasm: BackendWasm, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth, strideHeight } = info;
   const padTop = info.padInfo.top;
   const padLeft = info.padInfo.left;
   const k = filterHeight * filterWidth * inChannels;
   const rowsPerSample = outHeight * outWidth;
   const samplesPerChunk = Math.max(1, Math.min(batchSize, Math.floor(MAX_COLUMN_FLOATS / (k * rowsPerSample))));
+  // Per kh, the output rows whose input row oh·sh + kh − padTop lies inside x; per kw, the
+  // output columns whose input column ow + kw − padLeft does.
+  const rowSpans = Array.from({ length: filterHeight }, (_, kh) => {
+    const first = Math.max(0, Math.ceil((padTop - kh) / strideHeight));
+    return [first, Math.max(first, Math.min(outHeight, Math.floor((inHeight - 1 + padTop - kh) / strideHeight) + 1))];
+  });
+  const columnSpans = Array.from({ length: filterWidth }, (_, kw) => {
+    const first = Math.min(outWidth, Math.max(0, padLeft - kw));
+    return [first, Math.max(first, Math.min(outWidth, inWidth + padLeft - kw))];
+  });
   const xT = runWasmKernel(wasm, 'Transpose', { x }, { perm: [3, 0, 1, 2] });
   let total: TensorInfo | undefined;
   for (let n0 = 0; n0 < batchSize; n0 += samplesPerChunk) {
@@ -171,29 +172,20 @@ function filterGradientAsProduct(wasm: BackendWasm, x: TensorInfo, dy: TensorInf
     const rows = samples * rowsPerSample;
     const colsT = wasm.makeOutput([1, k, rows], 'float32');
     // One view of the whole heap, taken after the allocation (growth replaces the buffer).
-    const heap = new Float32Array((wasm as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.buffer);
+    const heap = wholeHeapF32(wasm);
     const src = heapFloatOffset(wasm, xT);
     const dst = heapFloatOffset(wasm, colsT);
     // Zero once, then copy only the spans that read inside x (per-call costs dominate short runs).
     heap.fill(0, dst, dst + k * rows);
-    // Rows oh whose input row oh·sh + kh − padTop lies inside x, per kh.
-    const validRows = (kh: number): [number, number] => {
-      const lo = Math.max(0, Math.ceil((padTop - kh) / strideHeight));
-      const hi = Math.min(outHeight, Math.floor((inHeight - 1 + padTop - kh) / strideHeight) + 1);
-      return [lo, Math.max(lo, hi)];
-    };
     // Sample by sample, so that the nine (or KH·KW) shifted reads of one plane hit the cache.
     for (let ci = 0; ci < inChannels; ci++) {
       for (let s = 0; s < samples; s++) {
         const plane = src + (ci * batchSize + n0 + s) * inHeight * inWidth;
         for (let kh = 0; kh < filterHeight; kh++) {
-          const [ohFirst, ohEnd] = validRows(kh);
-          if (ohFirst >= ohEnd) continue;
+          const [ohFirst, ohEnd] = rowSpans[kh];
           for (let kw = 0; kw < filterWidth; kw++) {
-            // Output columns whose input column kw + ow − padLeft lies inside x.
-            const first = Math.min(outWidth, Math.max(0, padLeft - kw));
-            const end = Math.max(first, Math.min(outWidth, inWidth + padLeft - kw));
-            if (first >= end) continue;
+            const [first, end] = columnSpans[kw];
+            if (ohFirst >= ohEnd || first >= end) continue;
             const span = end - first;
             const sampleBase = dst + ((kh * filterWidth + kw) * inChannels + ci) * rows + s * outHeight * outWidth;
             if (span === outWidth && span === inWidth && strideHeight === 1) {
@@ -227,13 +219,13 @@ function filterGradientAsProduct(wasm: BackendWasm, x: TensorInfo, dy: TensorInf
   }
   wasm.disposeData(xT.dataId);
   total!.shape = [filterHeight, filterWidth, inChannels, outChannels];
-  return total;
+  return total!;
 }
 
 /** Rows [start, start + count) of a [rows, cols] float32 tensor, copied into a new [1, count, cols] tensor. */
 function sliceRows(wasm: BackendWasm, t: TensorInfo, start: number, count: number, cols: number): TensorInfo {
   const out = wasm.makeOutput([1, count, cols], 'float32');
-  const heap = new Float32Array((wasm as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.buffer);
+  const heap = wholeHeapF32(wasm);
   const from = heapFloatOffset(wasm, t) + start * cols;
   heap.copyWithin(heapFloatOffset(wasm, out), from, from + count * cols);
   return out;
