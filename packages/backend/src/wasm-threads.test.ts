@@ -8,6 +8,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, wasmThreadsInUse } from './index.js';
 import { resolveWasmThreads } from './wasm-threads.js';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { simdModuleFor } from './kernels/simd/simd-module.js';
 import { CONV_CASES, convOutputShape, randomValues, relativeError, runKernelOn, type KernelCall } from './kernels/test-values.js';
 
 /** Same bound as the single-threaded kernel tests: |wasm − cpu| ≤ 1e-4 · max(1, max|cpu|). */
@@ -38,6 +40,11 @@ describe('threaded wasm backend', () => {
     expect(tf.getBackend()).toBe('wasm');
     expect(wasmThreadsInUse()).toBe(2);
     expect(lines[0]).toMatch(/using wasm \(forced by option, 2 threads\)/);
+  });
+
+  it('splits the convolution module across the same 2 threads, on the shared heap', () => {
+    const module = simdModuleFor(tf.backend() as BackendWasm);
+    expect(module?.threads).toBe(2);
   });
 
   it('keeps its thread count once the backend exists, and says why', async () => {

@@ -8,6 +8,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { heapFloatOffset, runWasmKernel, wholeHeapF32 } from './wasm-util.js';
+import { conv2DFilterGradientSimd } from './conv2d-simd.js';
 
 /** Upper bound on the im2col buffer (floats); larger problems are split along the batch. */
 const MAX_COLUMN_FLOATS = 1 << 24;
@@ -52,6 +53,8 @@ export const conv2DBackpropFilterWasm: KernelFunc = ({ inputs, backend, attrs })
   const channelsLast = dataFormat !== 'NCHW';
 
   if (channelsLast) {
+    const viaModule = conv2DFilterGradientSimd(wasm, x, dy, info);
+    if (viaModule !== undefined) return viaModule;
     // Long contiguous output rows: im2col by block copies, then one XNNPACK matrix product.
     if (strideWidth === 1 && outWidth >= MIN_ROW_FOR_BLOCK_COPIES) return filterGradientAsProduct(wasm, x, dy, info);
     const viaConv = filterGradientAsConvolution(wasm, x, dy, info);

@@ -1,6 +1,7 @@
 import { backend_util, Conv2DBackpropInput, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { heapF32, runWasmKernel } from './wasm-util.js';
+import { conv2DInputGradientSimd, conv2DWasm } from './conv2d-simd.js';
 
 interface Conv2DBackpropInputAttrs {
   strides: [number, number] | number;
@@ -38,6 +39,8 @@ export const conv2DBackpropInputWasm: KernelFunc = ({ inputs, backend, attrs }) 
     false,
     'channelsLast',
   );
+  const direct = conv2DInputGradientSimd(wasm, dy, filter, info);
+  if (direct !== undefined) return direct;
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
   const { filterHeight, filterWidth, strideHeight, strideWidth } = info;
   const padTop = filterHeight - 1 - info.padInfo.top;
@@ -88,12 +91,11 @@ export const conv2DBackpropInputWasm: KernelFunc = ({ inputs, backend, attrs }) 
     }
   }
 
-  const dx = runWasmKernel(wasm, 'Conv2D', { x: padded, filter: rotated }, {
-    strides: [1, 1],
-    pad: 'valid',
-    dataFormat: 'NHWC',
-    dilations: [1, 1],
-  });
+  const dx = conv2DWasm({
+    inputs: { x: padded, filter: rotated },
+    backend: wasm,
+    attrs: { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1] },
+  }) as TensorInfo;
   wasm.disposeData(padded.dataId);
   wasm.disposeData(rotated.dataId);
   return dx;

@@ -79,6 +79,7 @@ describe('fast wasm kernels match the cpu backend', () => {
     const POOL_CASES = [
       { name: '2x2 stride 2 (the benchmark layers)', x: [3, 8, 8, 5], filterSize: 2, strides: 2, pad: 'valid' as Pad },
       { name: '2x2 stride 2 odd size', x: [2, 7, 9, 3], filterSize: 2, strides: 2, pad: 'valid' as Pad },
+      { name: '2x2 stride 2, 16 channels, odd width (SIMD kernel with a zeroed last column)', x: [2, 6, 11, 16], filterSize: 2, strides: 2, pad: 'valid' as Pad },
       { name: '3x3 stride 2 same (overlapping windows)', x: [2, 9, 9, 4], filterSize: 3, strides: 2, pad: 'same' as Pad },
       { name: '3x3 stride 1 explicit padding', x: [1, 6, 5, 2], filterSize: 3, strides: 1, pad: 1 as Pad },
     ];

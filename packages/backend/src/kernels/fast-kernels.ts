@@ -6,9 +6,12 @@ import { castWasmConfig, identityWasmConfig } from './identity.js';
 import { meanWasmConfig, sumWasmConfig } from './reduce.js';
 import { batchMatMulWasmConfig } from './batch-mat-mul.js';
 import { fusedBatchNormWasmConfig } from './batch-norm.js';
+import { conv2DWasmConfig, fusedConv2DWasmConfig } from './conv2d-simd.js';
 
 /** Faster replacements for stock tfjs-backend-wasm kernels that dominate a training step. */
 export const FAST_WASM_KERNELS: readonly KernelConfig[] = [
+  conv2DWasmConfig,
+  fusedConv2DWasmConfig,
   conv2DBackpropInputWasmConfig,
   tileWasmConfig,
   maxPoolGradWasmConfig,

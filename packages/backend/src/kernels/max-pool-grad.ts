@@ -1,6 +1,7 @@
 import { backend_util, MaxPoolGrad, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { heapF32, runWasmKernel } from './wasm-util.js';
+import { heapF32, heapFloatOffset, runWasmKernel } from './wasm-util.js';
+import { simdModuleFor } from './simd/simd-module.js';
 
 interface MaxPoolGradAttrs {
   filterSize: [number, number] | number;
@@ -38,11 +39,25 @@ export const maxPoolGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const dxData = heapF32(wasm, dx);
   const xData = heapF32(wasm, input);
   const dyData = heapF32(wasm, dy);
-  dxData.fill(0);
-  if (
+  const tiled2x2 =
     filterHeight === 2 && filterWidth === 2 && strideHeight === 2 && strideWidth === 2 &&
-    padTop === 0 && padLeft === 0 && outHeight * 2 <= inHeight && outWidth * 2 <= inWidth
-  ) {
+    padTop === 0 && padLeft === 0 && outHeight * 2 <= inHeight && outWidth * 2 <= inWidth;
+  const module = tiled2x2 ? simdModuleFor(wasm) : null;
+  if (module !== null) {
+    // The kernel writes every element a window covers; only an odd last row/column needs zeros first.
+    if (outHeight * 2 !== inHeight || outWidth * 2 !== inWidth) dxData.fill(0);
+    const at = (t: TensorInfo) => heapFloatOffset(wasm, t) * 4;
+    const rows = batchSize * outHeight;
+    const parts = Math.min(module.threads, rows);
+    const fixed = [at(input), at(dy), at(dx), inHeight, inWidth, inChannels, outHeight, outWidth];
+    module.split('max_pool_2x2_grad', parts, (part) => {
+      const per = Math.ceil(rows / parts);
+      return [...fixed, Math.min(rows, part * per), Math.min(rows, (part + 1) * per)];
+    });
+    return dx;
+  }
+  dxData.fill(0);
+  if (tiled2x2) {
     maxPool2x2Grad(xData, dyData, dxData, batchSize, inHeight, inWidth, inChannels, outHeight, outWidth);
     return dx;
   }

@@ -62,6 +62,8 @@ export const CONV_CASES: ConvCase[] = [
     strides: 1,
     pad: [[0, 0], [2, 0], [4, 3], [0, 0]],
   },
+  { name: '3x3 same, 5 → 24 channels (convolution module, channel tail)', x: [3, 9, 10, 5], filter: [3, 3, 5, 24], strides: 1, pad: 'same' },
+  { name: '3x3 same stride 2, 16 → 32 (convolution module)', x: [2, 14, 14, 16], filter: [3, 3, 16, 32], strides: 2, pad: 'same' },
   { name: 'NCHW stride 2 (stock fallback)', x: [2, 3, 9, 7], filter: [3, 3, 3, 4], strides: 2, pad: 'same', dataFormat: 'NCHW' },
   { name: 'NCHW valid (stock fallback)', x: [1, 2, 6, 6], filter: [3, 3, 2, 2], strides: 1, pad: 'valid', dataFormat: 'NCHW' },
 ];

@@ -1,0 +1,237 @@
+/*
+ * Float32 kernels for @mm/backend (NHWC convolution and its gradients, max-pool gradient), compiled to a tiny wasm module that works
+ * directly on tfjs-backend-wasm's heap (it imports that memory). Built by
+ * `pnpm --filter @mm/backend build:wasm` (clang + lld, Debian packages); the output is committed
+ * as src/kernels/simd/kernels-wasm.generated.ts so installs need no compiler.
+ *
+ * Why not XNNPACK (what tfjs-backend-wasm 4.22 uses): it was compiled for plain wasm SIMD, where
+ * every multiply-add is two instructions. Built with MADD = relaxed-SIMD f32x4.relaxed_madd
+ * (one FMA on x86), the same 4×8 register tile runs ~1.8× faster per thread.
+ *
+ * Rules for this file, because the module shares the heap of another program:
+ *  - no stack, no globals, no data segments (the build checks the output): the module's own
+ *    stack pointer would point into tfjs's memory, and several threads run it at once;
+ *  - every scratch buffer comes in as an argument, allocated by the caller in tfjs's heap.
+ */
+#include <wasm_simd128.h>
+
+#define EXPORT(name) __attribute__((export_name(#name)))
+
+#ifdef RELAXED
+/* clang 14 knows only the prototype f32x4.fma opcode; the build rewrites it to relaxed_madd
+ * (a·b + c), so MADD(a, b, c) is a·b + c in the shipped binary. */
+#define MADD(a, b, c) __builtin_wasm_fma_f32x4(a, b, c)
+#else
+#define MADD(a, b, c) wasm_f32x4_add(wasm_f32x4_mul(a, b), c)
+#endif
+
+#define SPLAT(p) wasm_v128_load32_splat(p)
+#define REP4(M) M(0) M(1) M(2) M(3)
+
+/*
+ * w: [K][Co] (HWIO flattened, K = KH·KW·Ci)  →  packed: [Co/8][K][8].
+ * With rotate: w is a forward filter [KH][KW][Ci][Co] and the packed filter is the one the
+ * input gradient convolves with: element (kh, kw, co) × ci = w[KH−1−kh][KW−1−kw][ci][co],
+ * i.e. [Ci/8][KH·KW·Co][8]. Output channels (Co, or Ci when rotating) must be a multiple of 8.
+ */
+EXPORT(pack_filter)
+void pack_filter(const float* w, float* packed, int KH, int KW, int Ci, int Co, int rotate) {
+  if (!rotate) {
+    int K = KH * KW * Ci;
+    for (int cb = 0; cb < Co; cb += 8)
+      for (int k = 0; k < K; k++) {
+        const float* from = w + k * Co + cb;
+        float* to = packed + cb * K + k * 8;
+        wasm_v128_store(to, wasm_v128_load(from));
+        wasm_v128_store(to + 4, wasm_v128_load(from + 4));
+      }
+    return;
+  }
+  int K = KH * KW * Co;
+  for (int kh = 0; kh < KH; kh++)
+    for (int kw = 0; kw < KW; kw++) {
+      const float* tap = w + ((KH - 1 - kh) * KW + (KW - 1 - kw)) * Ci * Co;
+      for (int co = 0; co < Co; co++) {
+        int k = (kh * KW + kw) * Co + co;
+        for (int ci = 0; ci < Ci; ci++) packed[(ci & ~7) * K + k * 8 + (ci & 7)] = tap[ci * Co + co];
+      }
+    }
+}
+
+/*
+ * out[p, co] = act(bias[co] + Σ_{kh,kw,ci} x[n, oh·sh + kh·dh − pt, ow·sw + kw·dw − pl, ci] · w[kh,kw,ci,co])
+ * for the output pixels p = (n, oh, ow) in [p0, p1), without an im2col copy: each 4-pixel
+ * tile first lists, per filter tap, where its 4 input rows start (or a row of zeros when the
+ * tap falls into the padding), then runs 4×8 register tiles over every 8 output channels.
+ * ptrs: scratch for KH·KW·4 pointers; zeros: Ci zeros; bias may be 0; relu: 0 or 1.
+ */
+EXPORT(conv2d)
+void conv2d(const float* x, const float* packed, const float* bias, float* out, const float* zeros, const float** ptrs,
+            int H, int W, int Ci, int OH, int OW, int Co, int KH, int KW, int sh, int sw, int dh, int dw,
+            int pt, int pl, int relu, int p0, int p1) {
+  int K = KH * KW * Ci;
+  int taps = KH * KW;
+  for (int p = p0; p < p1; p += 4) {
+#define LOCATE(i)                                       \
+  int q##i = p + i < p1 ? p + i : p1 - 1;               \
+  int n##i = q##i / (OH * OW);                          \
+  int r##i = q##i - n##i * OH * OW;                     \
+  int ih##i = (r##i / OW) * sh - pt;                    \
+  int iw##i = (r##i - (r##i / OW) * OW) * sw - pl;
+    REP4(LOCATE)
+    const float** slot = ptrs;
+    for (int kh = 0; kh < KH; kh++)
+      for (int kw = 0; kw < KW; kw++) {
+#define POINT(i)                                                                             \
+  {                                                                                          \
+    int ih = ih##i + kh * dh, iw = iw##i + kw * dw;                                          \
+    *slot++ = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x + ((n##i * H + ih) * W + iw) * Ci \
+                                                       : zeros;                             \
+  }
+        REP4(POINT)
+      }
+    int rows = p1 - p < 4 ? p1 - p : 4;
+    for (int cb = 0; cb < Co; cb += 8) {
+      const float* wk = packed + cb * K;
+#define ZERO(i) v128_t c##i##a = wasm_f32x4_splat(0.0f), c##i##b = c##i##a;
+      REP4(ZERO)
+      const float** tap = ptrs;
+      for (int t = 0; t < taps; t++, tap += 4) {
+        const float *a0 = tap[0], *a1 = tap[1], *a2 = tap[2], *a3 = tap[3];
+        for (int ci = 0; ci < Ci; ci++, wk += 8) {
+          v128_t w0 = wasm_v128_load(wk), w1 = wasm_v128_load(wk + 4);
+#define FMA_ROW(i)                    \
+  {                                   \
+    v128_t xv = SPLAT(a##i + ci);     \
+    c##i##a = MADD(xv, w0, c##i##a);  \
+    c##i##b = MADD(xv, w1, c##i##b);  \
+  }
+          REP4(FMA_ROW)
+        }
+      }
+      if (bias) {
+        v128_t b0 = wasm_v128_load(bias + cb), b1 = wasm_v128_load(bias + cb + 4);
+#define ADD_BIAS(i) c##i##a = wasm_f32x4_add(c##i##a, b0); c##i##b = wasm_f32x4_add(c##i##b, b1);
+        REP4(ADD_BIAS)
+      }
+      if (relu) {
+        v128_t z = wasm_f32x4_splat(0.0f);
+#define RELU(i) c##i##a = wasm_f32x4_max(c##i##a, z); c##i##b = wasm_f32x4_max(c##i##b, z);
+        REP4(RELU)
+      }
+      float* o = out + p * Co + cb;
+#define STORE(i) if (i < rows) { wasm_v128_store(o + i * Co, c##i##a); wasm_v128_store(o + i * Co + 4, c##i##b); }
+      REP4(STORE)
+    }
+  }
+}
+
+/*
+ * dw[kh, kw, ci, co] += Σ_{n, oh, ow} x[n, oh·sh + kh·dh − pt, ow·sw + kw·dw − pl, ci] · dy[n, oh, ow, co]
+ * for the output tiles t0 ≤ t < t1 (tile = 4 input channels × 8 output channels of one tap,
+ * numbered [Co/8][KH·KW][⌈Ci/4⌉]), samples in chunks of chunkN so that the chunk of x and dy
+ * every tile re-reads stays in cache. dw must be zeroed by the caller. Co multiple of 8.
+ */
+EXPORT(conv2d_filter_grad)
+void conv2d_filter_grad(const float* x, const float* dy, float* dwOut, int N, int H, int W, int Ci, int OH,
+                        int OW, int Co, int KH, int KW, int sh, int sw, int dh, int dw, int pt, int pl,
+                        int chunkN, int t0, int t1) {
+  int ciBlocks = (Ci + 3) / 4;
+  int taps = KH * KW;
+  for (int nStart = 0; nStart < N; nStart += chunkN) {
+    int nEnd = nStart + chunkN < N ? nStart + chunkN : N;
+    for (int t = t0; t < t1; t++) {
+      int cb = (t / (taps * ciBlocks)) * 8;
+      int rest = t - (cb / 8) * taps * ciBlocks;
+      int tapIndex = rest / ciBlocks;
+      int ci = (rest - tapIndex * ciBlocks) * 4;
+      int kh = tapIndex / KW, kw = tapIndex - kh * KW;
+      int rows = Ci - ci < 4 ? Ci - ci : 4;
+      /* Output rows/columns whose input row/column lies inside x. */
+      int ohFirst = 0, ohEnd = OH, owFirst = 0, owEnd = OW;
+      while (ohFirst < OH && ohFirst * sh + kh * dh - pt < 0) ohFirst++;
+      while (ohEnd > ohFirst && (ohEnd - 1) * sh + kh * dh - pt >= H) ohEnd--;
+      while (owFirst < OW && owFirst * sw + kw * dw - pl < 0) owFirst++;
+      while (owEnd > owFirst && (owEnd - 1) * sw + kw * dw - pl >= W) owEnd--;
+      /* Input channel offsets of the tile's rows; past Ci they repeat the last one (never stored). */
+      int c1 = rows > 1 ? 1 : 0, c2 = rows > 2 ? 2 : c1, c3 = rows > 3 ? 3 : c2;
+      float* o = dwOut + (tapIndex * Ci + ci) * Co + cb;
+      v128_t c0a = wasm_v128_load(o), c0b = wasm_v128_load(o + 4);
+      v128_t c1a = c0a, c1b = c0b, c2a = c0a, c2b = c0b, c3a = c0a, c3b = c0b;
+      if (rows > 1) { c1a = wasm_v128_load(o + Co); c1b = wasm_v128_load(o + Co + 4); }
+      if (rows > 2) { c2a = wasm_v128_load(o + 2 * Co); c2b = wasm_v128_load(o + 2 * Co + 4); }
+      if (rows > 3) { c3a = wasm_v128_load(o + 3 * Co); c3b = wasm_v128_load(o + 3 * Co + 4); }
+      for (int n = nStart; n < nEnd; n++)
+        for (int oh = ohFirst; oh < ohEnd; oh++) {
+          const float* g = dy + ((n * OH + oh) * OW + owFirst) * Co + cb;
+          const float* a = x + ((n * H + oh * sh + kh * dh - pt) * W + owFirst * sw + kw * dw - pl) * Ci + ci;
+          for (int ow = owFirst; ow < owEnd; ow++, g += Co, a += sw * Ci) {
+            v128_t g0 = wasm_v128_load(g), g1 = wasm_v128_load(g + 4);
+            v128_t x0 = SPLAT(a), x1 = SPLAT(a + c1), x2 = SPLAT(a + c2), x3 = SPLAT(a + c3);
+            c0a = MADD(x0, g0, c0a); c0b = MADD(x0, g1, c0b);
+            c1a = MADD(x1, g0, c1a); c1b = MADD(x1, g1, c1b);
+            c2a = MADD(x2, g0, c2a); c2b = MADD(x2, g1, c2b);
+            c3a = MADD(x3, g0, c3a); c3b = MADD(x3, g1, c3b);
+          }
+        }
+      wasm_v128_store(o, c0a); wasm_v128_store(o + 4, c0b);
+      if (rows > 1) { wasm_v128_store(o + Co, c1a); wasm_v128_store(o + Co + 4, c1b); }
+      if (rows > 2) { wasm_v128_store(o + 2 * Co, c2a); wasm_v128_store(o + 2 * Co + 4, c2b); }
+      if (rows > 3) { wasm_v128_store(o + 3 * Co, c3a); wasm_v128_store(o + 3 * Co + 4, c3b); }
+    }
+  }
+}
+
+/*
+ * Gradient of a 2×2, stride-2, unpadded max pool, for the output rows r = n·OH + oh in
+ * [r0, r1): each dy value goes to the first maximum of its window in row-major order (strict
+ * '>', a NaN first element counts as −∞: the cpu backend's tie rule, which matters after ReLU
+ * where whole windows are 0). Windows do not overlap, so every covered dx element is written
+ * exactly once; rows/columns beyond 2·OH / 2·OW are left to the caller.
+ */
+EXPORT(max_pool_2x2_grad)
+void max_pool_2x2_grad(const float* x, const float* dy, float* dx, int H, int W, int C, int OH, int OW, int r0, int r1) {
+  int vectorC = C & ~3;
+  v128_t minusInf = wasm_f32x4_splat(-__builtin_inff());
+  for (int r = r0; r < r1; r++) {
+    int n = r / OH, oh = r - n * OH;
+    const float* top = x + ((n * H + 2 * oh) * W) * C;
+    float* dtop = dx + ((n * H + 2 * oh) * W) * C;
+    const float* g = dy + (r * OW) * C;
+    for (int ow = 0; ow < OW; ow++, g += C) {
+      int at = 2 * ow * C;
+      const float *x00 = top + at, *x01 = x00 + C, *x10 = x00 + W * C, *x11 = x10 + C;
+      float *d00 = dtop + at, *d01 = d00 + C, *d10 = d00 + W * C, *d11 = d10 + C;
+      int c = 0;
+      for (; c < vectorC; c += 4) {
+        v128_t best = wasm_v128_load(x00 + c);
+        best = wasm_v128_bitselect(minusInf, best, wasm_f32x4_ne(best, best));
+        v128_t v = wasm_v128_load(x01 + c);
+        v128_t m1 = wasm_f32x4_gt(v, best);
+        best = wasm_v128_bitselect(v, best, m1);
+        v = wasm_v128_load(x10 + c);
+        v128_t m2 = wasm_f32x4_gt(v, best);
+        best = wasm_v128_bitselect(v, best, m2);
+        v128_t m3 = wasm_f32x4_gt(wasm_v128_load(x11 + c), best);
+        v128_t grad = wasm_v128_load(g + c);
+        v128_t later = wasm_v128_or(m2, m3);
+        wasm_v128_store(d11 + c, wasm_v128_and(grad, m3));
+        wasm_v128_store(d10 + c, wasm_v128_and(grad, wasm_v128_andnot(m2, m3)));
+        wasm_v128_store(d01 + c, wasm_v128_and(grad, wasm_v128_andnot(m1, later)));
+        wasm_v128_store(d00 + c, wasm_v128_andnot(grad, wasm_v128_or(m1, later)));
+      }
+      for (; c < C; c++) {
+        float best = x00[c];
+        int which = 0;
+        if (best != best) best = -__builtin_inff();
+        if (x01[c] > best) { best = x01[c]; which = 1; }
+        if (x10[c] > best) { best = x10[c]; which = 2; }
+        if (x11[c] > best) which = 3;
+        d00[c] = which == 0 ? g[c] : 0.0f;
+        d01[c] = which == 1 ? g[c] : 0.0f;
+        d10[c] = which == 2 ? g[c] : 0.0f;
+        d11[c] = which == 3 ? g[c] : 0.0f;
+      }
+    }
+  }
+}

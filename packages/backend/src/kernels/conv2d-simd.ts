@@ -1,0 +1,206 @@
+import {
+  backend_util,
+  Conv2D,
+  FusedConv2D,
+  type KernelConfig,
+  type KernelFunc,
+  type TensorInfo,
+  util,
+} from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { simdModuleFor, type SimdModule } from './simd/simd-module.js';
+import { heapFloatOffset, runWasmKernel, wholeHeapF32 } from './wasm-util.js';
+
+/**
+ * Conv2D forward, input gradient and filter gradient through the @mm/backend kernel
+ * module (csrc/kernels.c: relaxed-SIMD FMA, on tfjs's heap, split across the wasm threads),
+ * for float32 NHWC with output channels a multiple of 8. Anything else returns undefined and
+ * the caller uses the XNNPACK-based path.
+ */
+
+const bytes = (wasm: BackendWasm, t: TensorInfo) => heapFloatOffset(wasm, t) * 4;
+
+/** [start, end) of part `part` of `parts` over `total` items, starts aligned to `align`. */
+function partRange(total: number, parts: number, part: number, align: number): [number, number] {
+  const per = Math.ceil(total / parts / align) * align;
+  return [Math.min(total, part * per), Math.min(total, (part + 1) * per)];
+}
+
+function isFloatNhwc(...tensors: TensorInfo[]): boolean {
+  return tensors.every((t) => t.dtype === 'float32');
+}
+
+/**
+ * y = act(conv(x, w) + bias) in one pass (bias and ReLU in the tile's epilogue).
+ * `packedFilter` lets the input gradient pass a rotated filter; otherwise `filter` is packed here.
+ */
+function runConv(
+  wasm: BackendWasm,
+  module: SimdModule,
+  x: TensorInfo,
+  packed: TensorInfo,
+  bias: TensorInfo | undefined,
+  relu: boolean,
+  geometry: {
+    batch: number; inHeight: number; inWidth: number; inChannels: number;
+    outHeight: number; outWidth: number; outChannels: number;
+    filterHeight: number; filterWidth: number;
+    strideHeight: number; strideWidth: number; dilationHeight: number; dilationWidth: number;
+    padTop: number; padLeft: number;
+  },
+): TensorInfo {
+  const g = geometry;
+  const out = wasm.makeOutput([g.batch, g.outHeight, g.outWidth, g.outChannels], 'float32');
+  const taps = g.filterHeight * g.filterWidth;
+  const parts = module.threads;
+  // Per thread: KH·KW·4 row pointers; one shared row of zeros for taps in the padding.
+  const scratch = wasm.makeOutput([parts * taps * 4 + g.inChannels], 'float32');
+  const scratchAt = bytes(wasm, scratch);
+  const zerosAt = scratchAt + parts * taps * 16;
+  wholeHeapF32(wasm).fill(0, zerosAt / 4, zerosAt / 4 + g.inChannels);
+  const pixels = g.batch * g.outHeight * g.outWidth;
+  const fixed = [bytes(wasm, x), bytes(wasm, packed), bias === undefined ? 0 : bytes(wasm, bias), bytes(wasm, out), zerosAt];
+  const shape = [
+    g.inHeight, g.inWidth, g.inChannels, g.outHeight, g.outWidth, g.outChannels, g.filterHeight, g.filterWidth,
+    g.strideHeight, g.strideWidth, g.dilationHeight, g.dilationWidth, g.padTop, g.padLeft, relu ? 1 : 0,
+  ];
+  module.split('conv2d', parts, (part) => {
+    const [p0, p1] = partRange(pixels, parts, part, 4);
+    return [...fixed, scratchAt + part * taps * 16, ...shape, p0, p1];
+  });
+  wasm.disposeData(scratch.dataId);
+  return out;
+}
+
+function packFilter(wasm: BackendWasm, module: SimdModule, filter: TensorInfo, rotate: boolean): TensorInfo {
+  const [kh, kw, ci, co] = filter.shape;
+  const packed = wasm.makeOutput([kh * kw * ci * co], 'float32');
+  module.call('pack_filter', [bytes(wasm, filter), bytes(wasm, packed), kh, kw, ci, co, rotate ? 1 : 0]);
+  return packed;
+}
+
+/** Forward convolution (with optional bias and ReLU), or undefined when the module does not apply. */
+export function conv2DForwardSimd(
+  wasm: BackendWasm,
+  x: TensorInfo,
+  filter: TensorInfo,
+  info: backend_util.Conv2DInfo,
+  bias?: TensorInfo,
+  relu = false,
+): TensorInfo | undefined {
+  const module = simdModuleFor(wasm);
+  if (module === null || info.dataFormat !== 'channelsLast' || !isFloatNhwc(x, filter, ...(bias ? [bias] : []))) return undefined;
+  if (info.outChannels % 8 !== 0 || (bias !== undefined && util.sizeFromShape(bias.shape) !== info.outChannels)) return undefined;
+  const packed = packFilter(wasm, module, filter, false);
+  const out = runConv(wasm, module, x, packed, bias, relu, {
+    batch: info.batchSize,
+    inHeight: info.inHeight, inWidth: info.inWidth, inChannels: info.inChannels,
+    outHeight: info.outHeight, outWidth: info.outWidth, outChannels: info.outChannels,
+    filterHeight: info.filterHeight, filterWidth: info.filterWidth,
+    strideHeight: info.strideHeight, strideWidth: info.strideWidth,
+    dilationHeight: info.dilationHeight, dilationWidth: info.dilationWidth,
+    padTop: info.padInfo.top, padLeft: info.padInfo.left,
+  });
+  wasm.disposeData(packed.dataId);
+  return out;
+}
+
+/**
+ * dx for a stride-1 convolution: dy convolved with the filter rotated by 180° (channels
+ * swapped), padded by (KH−1)·dh − padTop on top and likewise on the left, read in place.
+ */
+export function conv2DInputGradientSimd(
+  wasm: BackendWasm,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): TensorInfo | undefined {
+  const module = simdModuleFor(wasm);
+  if (module === null || info.dataFormat !== 'channelsLast' || !isFloatNhwc(dy, filter)) return undefined;
+  if (info.strideHeight !== 1 || info.strideWidth !== 1 || info.inChannels % 8 !== 0) return undefined;
+  const packed = packFilter(wasm, module, filter, true);
+  const out = runConv(wasm, module, dy, packed, undefined, false, {
+    batch: info.batchSize,
+    inHeight: info.outHeight, inWidth: info.outWidth, inChannels: info.outChannels,
+    outHeight: info.inHeight, outWidth: info.inWidth, outChannels: info.inChannels,
+    filterHeight: info.filterHeight, filterWidth: info.filterWidth,
+    strideHeight: 1, strideWidth: 1,
+    dilationHeight: info.dilationHeight, dilationWidth: info.dilationWidth,
+    padTop: (info.filterHeight - 1) * info.dilationHeight - info.padInfo.top,
+    padLeft: (info.filterWidth - 1) * info.dilationWidth - info.padInfo.left,
+  });
+  wasm.disposeData(packed.dataId);
+  return out;
+}
+
+/** Bytes of x and dy per chunk of samples that every filter-gradient tile re-reads (an L2's share). */
+const FILTER_GRADIENT_CHUNK_BYTES = 96 * 1024;
+
+/** dW = Σ over pixels of x (shifted per tap) ⊗ dy, output tiles split across threads. */
+export function conv2DFilterGradientSimd(
+  wasm: BackendWasm,
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): TensorInfo | undefined {
+  const module = simdModuleFor(wasm);
+  if (module === null || info.dataFormat !== 'channelsLast' || !isFloatNhwc(x, dy) || info.outChannels % 8 !== 0) return undefined;
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
+  const out = wasm.makeOutput([filterHeight, filterWidth, inChannels, outChannels], 'float32');
+  (wasm.typedArrayFromHeap(out) as Float32Array).fill(0);
+  const perSample = (inHeight * inWidth * inChannels + outHeight * outWidth * outChannels) * 4;
+  const chunk = Math.max(1, Math.floor(FILTER_GRADIENT_CHUNK_BYTES / perSample));
+  const tiles = (outChannels / 8) * filterHeight * filterWidth * Math.ceil(inChannels / 4);
+  const parts = Math.min(module.threads, tiles);
+  const fixed = [
+    bytes(wasm, x), bytes(wasm, dy), bytes(wasm, out),
+    batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth,
+    info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth, info.padInfo.top, info.padInfo.left, chunk,
+  ];
+  module.split('conv2d_filter_grad', parts, (part) => [...fixed, ...partRange(tiles, parts, part, 1)]);
+  return out;
+}
+
+interface ConvAttrs {
+  strides: [number, number] | number;
+  pad: 'valid' | 'same' | number | backend_util.ExplicitPadding;
+  dataFormat: 'NHWC' | 'NCHW';
+  dilations: [number, number] | number;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  activation?: string;
+}
+
+function forwardInfo(x: TensorInfo, filter: TensorInfo, attrs: ConvAttrs): backend_util.Conv2DInfo {
+  return backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filter.shape as [number, number, number, number],
+    attrs.strides,
+    attrs.dilations,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    backend_util.convertConv2DDataFormat(attrs.dataFormat),
+  );
+}
+
+export const conv2DWasm: KernelFunc = ({ inputs, backend, attrs }) => {
+  const wasm = backend as BackendWasm;
+  const { x, filter } = inputs as { x: TensorInfo; filter: TensorInfo };
+  const fast = conv2DForwardSimd(wasm, x, filter, forwardInfo(x, filter, attrs as unknown as ConvAttrs));
+  return fast ?? runWasmKernel(wasm, Conv2D, inputs, attrs);
+};
+
+export const fusedConv2DWasm: KernelFunc = ({ inputs, backend, attrs }) => {
+  const wasm = backend as BackendWasm;
+  const { x, filter, bias, preluActivationWeights } = inputs as Record<string, TensorInfo | undefined>;
+  const { activation } = attrs as unknown as ConvAttrs;
+  if (preluActivationWeights === undefined && (activation === 'linear' || activation === 'relu' || activation === undefined)) {
+    const info = forwardInfo(x!, filter!, attrs as unknown as ConvAttrs);
+    const fast = conv2DForwardSimd(wasm, x!, filter!, info, bias, activation === 'relu');
+    if (fast !== undefined) return fast;
+  }
+  return runWasmKernel(wasm, FusedConv2D, inputs, attrs);
+};
+
+export const conv2DWasmConfig: KernelConfig = { kernelName: Conv2D, backendName: 'wasm', kernelFunc: conv2DWasm };
+export const fusedConv2DWasmConfig: KernelConfig = { kernelName: FusedConv2D, backendName: 'wasm', kernelFunc: fusedConv2DWasm };
