@@ -235,3 +235,102 @@ void max_pool_2x2_grad(const float* x, const float* dy, float* dx, int H, int W,
     }
   }
 }
+
+/* Element-wise ops of the arithmetic kernels: 0 add, 1 subtract, 2 multiply. */
+#define BINARY_LOOP(VEC, SCALAR)                                      \
+  for (; c + 4 <= count; c += 4) {                                    \
+    v128_t va = wasm_v128_load(pa + c), vb = wasm_v128_load(pb + c);  \
+    wasm_v128_store(po + c, VEC(va, vb));                             \
+  }                                                                   \
+  for (; c < count; c++) po[c] = pa[c] SCALAR pb[c];
+
+static inline void binary_span(int op, const float* pa, const float* pb, float* po, int count) {
+  int c = 0;
+  if (op == 0) { BINARY_LOOP(wasm_f32x4_add, +) }
+  else if (op == 1) { BINARY_LOOP(wasm_f32x4_sub, -) }
+  else { BINARY_LOOP(wasm_f32x4_mul, *) }
+}
+
+/* out[i] = a[i] op b[i] for i in [begin, end): operands of the same shape. */
+EXPORT(binary_same)
+void binary_same(int op, const float* a, const float* b, float* out, int begin, int end) {
+  binary_span(op, a + begin, b + begin, out + begin, end - begin);
+}
+
+/*
+ * Broadcasting over rows: the output is [outer, mid, C] and row r = o·mid + i of an operand
+ * starts at o·outerStride + i·midStride (mid·C and C for a full operand, C and 0 for one of
+ * shape [outer, 1, C], 0 and 0 for a channel vector). Rows [r0, r1).
+ */
+EXPORT(binary_rows)
+void binary_rows(int op, const float* a, int aOuter, int aMid, const float* b, int bOuter, int bMid, float* out,
+                 int mid, int C, int r0, int r1) {
+  for (int r = r0; r < r1; r++) {
+    int o = r / mid, i = r - o * mid;
+    binary_span(op, a + o * aOuter + i * aMid, b + o * bOuter + i * bMid, out + r * C, C);
+  }
+}
+
+/* Unary ops for i in [begin, end): 0 square, 1 step (x > 0 ? 1 : 0, NaN stays NaN). */
+EXPORT(unary)
+void unary(int op, const float* x, float* out, int begin, int end) {
+  int i = begin;
+  if (op == 0) {
+    for (; i + 4 <= end; i += 4) { v128_t v = wasm_v128_load(x + i); wasm_v128_store(out + i, wasm_f32x4_mul(v, v)); }
+    for (; i < end; i++) out[i] = x[i] * x[i];
+    return;
+  }
+  v128_t one = wasm_f32x4_splat(1.0f);
+  for (; i + 4 <= end; i += 4) {
+    v128_t v = wasm_v128_load(x + i);
+    v128_t positive = wasm_v128_and(wasm_f32x4_gt(v, wasm_f32x4_splat(0.0f)), one);
+    /* NaN lanes keep the input (NaN); others 1 or 0. */
+    wasm_v128_store(out + i, wasm_v128_bitselect(v, positive, wasm_f32x4_ne(v, v)));
+  }
+  for (; i < end; i++) out[i] = x[i] != x[i] ? x[i] : (x[i] > 0.0f ? 1.0f : 0.0f);
+}
+
+/*
+ * Sums over the middle axis of x viewed as [outer, reduce, inner]:
+ *   out[(o − o0)·inner + c] = Σ_{r ∈ [rStart, rEnd)} x[(o·reduce + r)·inner + c],  o ∈ [o0, o1).
+ * 16 channels at a time are summed in registers over blocks of 128 rows, and the block sums
+ * added to out: float32 rounding grows with the number of blocks, not of rows.
+ */
+EXPORT(sum_middle)
+void sum_middle(const float* x, float* out, int reduce, int inner, int o0, int o1, int rStart, int rEnd) {
+  for (int o = o0; o < o1; o++) {
+    float* total = out + (o - o0) * inner;
+    for (int c = 0; c < inner; c++) total[c] = 0.0f;
+    for (int r = rStart; r < rEnd; r += 128) {
+      int rows = (r + 128 < rEnd ? r + 128 : rEnd) - r;
+      const float* block = x + (o * reduce + r) * inner;
+      int c = 0;
+      for (; c + 16 <= inner; c += 16) {
+        v128_t s0 = wasm_f32x4_splat(0.0f), s1 = s0, s2 = s0, s3 = s0;
+        const float* row = block + c;
+        for (int q = 0; q < rows; q++, row += inner) {
+          s0 = wasm_f32x4_add(s0, wasm_v128_load(row));
+          s1 = wasm_f32x4_add(s1, wasm_v128_load(row + 4));
+          s2 = wasm_f32x4_add(s2, wasm_v128_load(row + 8));
+          s3 = wasm_f32x4_add(s3, wasm_v128_load(row + 12));
+        }
+        wasm_v128_store(total + c, wasm_f32x4_add(wasm_v128_load(total + c), s0));
+        wasm_v128_store(total + c + 4, wasm_f32x4_add(wasm_v128_load(total + c + 4), s1));
+        wasm_v128_store(total + c + 8, wasm_f32x4_add(wasm_v128_load(total + c + 8), s2));
+        wasm_v128_store(total + c + 12, wasm_f32x4_add(wasm_v128_load(total + c + 12), s3));
+      }
+      for (; c + 4 <= inner; c += 4) {
+        v128_t s0 = wasm_f32x4_splat(0.0f);
+        const float* row = block + c;
+        for (int q = 0; q < rows; q++, row += inner) s0 = wasm_f32x4_add(s0, wasm_v128_load(row));
+        wasm_v128_store(total + c, wasm_f32x4_add(wasm_v128_load(total + c), s0));
+      }
+      for (; c < inner; c++) {
+        float sum = 0.0f;
+        const float* row = block + c;
+        for (int q = 0; q < rows; q++, row += inner) sum += *row;
+        total[c] += sum;
+      }
+    }
+  }
+}

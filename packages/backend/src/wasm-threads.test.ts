@@ -10,7 +10,7 @@ import { initBackend, wasmThreadsInUse } from './index.js';
 import { resolveWasmThreads } from './wasm-threads.js';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { simdModuleFor } from './kernels/simd/simd-module.js';
-import { CONV_CASES, convOutputShape, randomValues, relativeError, runKernelOn, type KernelCall } from './kernels/test-values.js';
+import { BINARY_CASES, CONV_CASES, convOutputShape, randomValues, relativeError, runKernelOn, type KernelCall } from './kernels/test-values.js';
 
 /** Same bound as the single-threaded kernel tests: |wasm − cpu| ≤ 1e-4 · max(1, max|cpu|). */
 const RELATIVE_TOLERANCE = 1e-4;
@@ -76,6 +76,31 @@ describe('threaded wasm backend', () => {
       }
     });
   }
+
+  describe('element-wise kernels and reductions of the kernel module, split across 2 threads, match the cpu backend', () => {
+    const expectMatchesCpu = async (call: KernelCall, seed: number) => {
+      const expected = await runKernelOn('cpu', call, seed);
+      const actual = await runKernelOn('wasm', call, seed);
+      expect(actual.shape).toEqual(expected.shape);
+      expect(relativeError(actual.values, expected.values)).toBeLessThanOrEqual(RELATIVE_TOLERANCE);
+    };
+    for (const kernel of ['Add', 'Sub', 'Multiply']) {
+      for (const [i, c] of BINARY_CASES.entries()) {
+        it(`${kernel} ${JSON.stringify(c.a)} and ${JSON.stringify(c.b)}`, () => expectMatchesCpu({ kernel, inputs: { a: c.a, b: c.b }, attrs: {} }, 900 + i));
+      }
+    }
+    it('Square and Step', async () => {
+      await expectMatchesCpu({ kernel: 'Square', inputs: { x: [16, 14, 14, 17] }, attrs: {} }, 950);
+      await expectMatchesCpu({ kernel: 'Step', inputs: { x: [16, 14, 14, 17] }, attrs: { alpha: 0 } }, 951);
+    });
+    // One output row (the reduced axis is split, partial sums added) and many (rows split).
+    for (const [x, axis] of [[[64, 9, 9, 16], [0, 1, 2]], [[300, 1000, 3], [0, 1]], [[2000, 3, 5], [1]], [[64, 7, 7, 128], [1, 2]]] as const) {
+      for (const kernel of ['Sum', 'Mean']) {
+        it(`${kernel} ${JSON.stringify(x)} axis ${JSON.stringify(axis)}`, () =>
+          expectMatchesCpu({ kernel, inputs: { x: [...x] }, attrs: { axis: [...axis], keepDims: false } }, 960));
+      }
+    }
+  });
 
   it('trains a conv net like the cpu backend and frees every step', async () => {
     const inputs = tf.tensor4d(randomValues(16 * 14 * 14 * 3, 5), [16, 14, 14, 3]);

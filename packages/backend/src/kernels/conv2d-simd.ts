@@ -8,7 +8,7 @@ import {
   util,
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { simdModuleFor, type SimdModule } from './simd/simd-module.js';
+import { chunkCount, partOf, simdModuleFor, type SimdModule } from './simd/simd-module.js';
 import { heapFloatOffset, runWasmKernel, wholeHeapF32 } from './wasm-util.js';
 
 /**
@@ -19,12 +19,6 @@ import { heapFloatOffset, runWasmKernel, wholeHeapF32 } from './wasm-util.js';
  */
 
 const bytes = (wasm: BackendWasm, t: TensorInfo) => heapFloatOffset(wasm, t) * 4;
-
-/** [start, end) of part `part` of `parts` over `total` items, starts aligned to `align`. */
-function partRange(total: number, parts: number, part: number, align: number): [number, number] {
-  const per = Math.ceil(total / parts / align) * align;
-  return [Math.min(total, part * per), Math.min(total, (part + 1) * per)];
-}
 
 function isFloatNhwc(...tensors: TensorInfo[]): boolean {
   return tensors.every((t) => t.dtype === 'float32');
@@ -52,7 +46,7 @@ function runConv(
   const g = geometry;
   const out = wasm.makeOutput([g.batch, g.outHeight, g.outWidth, g.outChannels], 'float32');
   const taps = g.filterHeight * g.filterWidth;
-  const parts = module.threads;
+  const parts = chunkCount(module, g.batch * g.outHeight * g.outWidth, 64);
   // Per thread: KH·KW·4 row pointers; one shared row of zeros for taps in the padding.
   const scratch = wasm.makeOutput([parts * taps * 4 + g.inChannels], 'float32');
   const scratchAt = bytes(wasm, scratch);
@@ -65,7 +59,7 @@ function runConv(
     g.strideHeight, g.strideWidth, g.dilationHeight, g.dilationWidth, g.padTop, g.padLeft, relu ? 1 : 0,
   ];
   module.split('conv2d', parts, (part) => {
-    const [p0, p1] = partRange(pixels, parts, part, 4);
+    const [p0, p1] = partOf(pixels, parts, part, 4);
     return [...fixed, scratchAt + part * taps * 16, ...shape, p0, p1];
   });
   wasm.disposeData(scratch.dataId);
@@ -151,13 +145,13 @@ export function conv2DFilterGradientSimd(
   const perSample = (inHeight * inWidth * inChannels + outHeight * outWidth * outChannels) * 4;
   const chunk = Math.max(1, Math.floor(FILTER_GRADIENT_CHUNK_BYTES / perSample));
   const tiles = (outChannels / 8) * filterHeight * filterWidth * Math.ceil(inChannels / 4);
-  const parts = Math.min(module.threads, tiles);
+  const parts = chunkCount(module, tiles);
   const fixed = [
     bytes(wasm, x), bytes(wasm, dy), bytes(wasm, out),
     batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth,
     info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth, info.padInfo.top, info.padInfo.left, chunk,
   ];
-  module.split('conv2d_filter_grad', parts, (part) => [...fixed, ...partRange(tiles, parts, part, 1)]);
+  module.split('conv2d_filter_grad', parts, (part) => [...fixed, ...partOf(tiles, parts, part, 1)]);
   return out;
 }
 

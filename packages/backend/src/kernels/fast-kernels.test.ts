@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerWasmTrainingKernels, restoreStockWasmKernels } from './register-wasm.js';
 import { FAST_WASM_KERNELS } from './fast-kernels.js';
 import { FAST_GRADIENTS, registerFastGradients, restoreStockGradients } from './gradients.js';
-import { CONV_CASES, convOutputShape, randomValues, relativeError, runKernelOn, size, type KernelCall, type Pad } from './test-values.js';
+import { BINARY_CASES, CONV_CASES, convOutputShape, randomValues, relativeError, runKernelOn, size, unaryValues, type KernelCall, type Pad } from './test-values.js';
 
 /**
  * Every fast wasm kernel against the cpu backend. The error bound is relative to the largest
@@ -142,6 +142,38 @@ describe('fast wasm kernels match the cpu backend', () => {
       for (const [i, c] of REDUCE_CASES.entries()) {
         it(`${kernel} ${JSON.stringify(c.x)} axis ${JSON.stringify(c.axis)}${c.keepDims ? ' keepDims' : ''}`, async () => {
           await expectMatchesCpu({ kernel, inputs: { x: c.x }, attrs: { axis: c.axis, keepDims: c.keepDims } }, 500 + i);
+        });
+      }
+    }
+  });
+
+  describe('Add, Sub and Multiply (kernel module for large same-shape and row broadcasts)', () => {
+    for (const kernel of ['Add', 'Sub', 'Multiply']) {
+      for (const [i, c] of BINARY_CASES.entries()) {
+        it(`${kernel} ${JSON.stringify(c.a)} and ${JSON.stringify(c.b)}`, async () => {
+          await expectMatchesCpu({ kernel, inputs: { a: c.a, b: c.b }, attrs: {} }, 700 + i);
+        });
+      }
+    }
+    it('int32 stays on the stock kernel and stays exact', async () => {
+      const a = { shape: [200, 100], values: Int32Array.from({ length: 20000 }, (_, i) => i - 7000), dtype: 'int32' as const };
+      const b = { shape: [100], values: Int32Array.from({ length: 100 }, (_, i) => 3 * i), dtype: 'int32' as const };
+      await expectMatchesCpu({ kernel: 'Multiply', inputs: { a, b }, attrs: {} }, 1);
+    });
+  });
+
+  describe('Square and Step (kernel module for large tensors)', () => {
+    for (const [kernel, attrs] of [['Square', {}], ['Step', { alpha: 0 }], ['Step', { alpha: 0.5 }]] as const) {
+      for (const shape of [[16, 14, 14, 16], [40001]]) {
+        it(`${kernel} ${JSON.stringify(attrs)} ${JSON.stringify(shape)} with zeros and NaN`, async () => {
+          const values = unaryValues(size(shape), 800 + shape.length);
+          const expected = await runKernelOn('cpu', { kernel, inputs: { x: { shape, values } }, attrs }, 0);
+          const actual = await runKernelOn('wasm', { kernel, inputs: { x: { shape, values } }, attrs }, 0);
+          expect(actual.shape).toEqual(expected.shape);
+          // NaN must stay NaN where cpu gives NaN, and only there.
+          expect(Array.from(actual.values, Number.isNaN)).toEqual(Array.from(expected.values, Number.isNaN));
+          const finite = (v: Float32Array) => v.map((x) => (Number.isNaN(x) ? 0 : x));
+          expect(relativeError(finite(actual.values), finite(expected.values))).toBeLessThanOrEqual(RELATIVE_TOLERANCE);
         });
       }
     }

@@ -7,6 +7,7 @@ import { meanWasmConfig, sumWasmConfig } from './reduce.js';
 import { batchMatMulWasmConfig } from './batch-mat-mul.js';
 import { fusedBatchNormWasmConfig } from './batch-norm.js';
 import { conv2DWasmConfig, fusedConv2DWasmConfig } from './conv2d-simd.js';
+import { addWasmConfig, multiplyWasmConfig, squareWasmConfig, stepWasmConfig, subWasmConfig } from './elementwise-simd.js';
 
 /** Faster replacements for stock tfjs-backend-wasm kernels that dominate a training step. */
 export const FAST_WASM_KERNELS: readonly KernelConfig[] = [
@@ -21,4 +22,9 @@ export const FAST_WASM_KERNELS: readonly KernelConfig[] = [
   castWasmConfig,
   batchMatMulWasmConfig,
   fusedBatchNormWasmConfig,
+  addWasmConfig,
+  subWasmConfig,
+  multiplyWasmConfig,
+  squareWasmConfig,
+  stepWasmConfig,
 ];

@@ -1,7 +1,7 @@
 import { backend_util, MaxPoolGrad, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { heapF32, heapFloatOffset, runWasmKernel } from './wasm-util.js';
-import { simdModuleFor } from './simd/simd-module.js';
+import { chunkCount, partOf, simdModuleFor } from './simd/simd-module.js';
 
 interface MaxPoolGradAttrs {
   filterSize: [number, number] | number;
@@ -48,12 +48,9 @@ export const maxPoolGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
     if (outHeight * 2 !== inHeight || outWidth * 2 !== inWidth) dxData.fill(0);
     const at = (t: TensorInfo) => heapFloatOffset(wasm, t) * 4;
     const rows = batchSize * outHeight;
-    const parts = Math.min(module.threads, rows);
+    const parts = chunkCount(module, rows);
     const fixed = [at(input), at(dy), at(dx), inHeight, inWidth, inChannels, outHeight, outWidth];
-    module.split('max_pool_2x2_grad', parts, (part) => {
-      const per = Math.ceil(rows / parts);
-      return [...fixed, Math.min(rows, part * per), Math.min(rows, (part + 1) * per)];
-    });
+    module.split('max_pool_2x2_grad', parts, (part) => [...fixed, ...partOf(rows, parts, part)]);
     return dx;
   }
   dxData.fill(0);

@@ -1,6 +1,8 @@
 import { backend_util, Mean, Sum, util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { heapF32, runWasmKernel } from './wasm-util.js';
+import { heapF32, heapFloatOffset, runWasmKernel, wholeHeapF32 } from './wasm-util.js';
+import { chunkCount, partOf, simdModuleFor, type SimdModule } from './simd/simd-module.js';
+import { MIN_ELEMENTWISE_SIZE } from './elementwise-simd.js';
 
 /** Above this many outer indices, or below this many elements per pooled image, the stock kernel is used. */
 const MAX_BATCHED_PRODUCTS = 1024;
@@ -35,9 +37,14 @@ function makeReduce(kernelName: typeof Sum | typeof Mean): KernelFunc {
     const outer = util.sizeFromShape(x.shape.slice(0, axes[0]));
     const reduce = util.sizeFromShape(x.shape.slice(axes[0], last + 1));
     const inner = util.sizeFromShape(x.shape.slice(last + 1));
+    const [outShape] = backend_util.computeOutAndReduceShapes(x.shape, axes);
+    const finalShape = keepDims ? backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
+    const module = simdModuleFor(wasm);
+    if (module !== null && outer * reduce * inner >= MIN_ELEMENTWISE_SIZE) {
+      return sumMiddle(wasm, module, x, outer, reduce, inner, finalShape, kernelName === Mean ? 1 / reduce : 1);
+    }
     // Tiny reductions gain nothing; the stock kernel is fine there.
     if (outer > MAX_BATCHED_PRODUCTS || reduce * inner < MIN_PRODUCT_SIZE) return runWasmKernel(wasm, kernelName, inputs, attrs);
-    const [outShape] = backend_util.computeOutAndReduceShapes(x.shape, axes);
     // A TensorInfo is only a view (dataId + shape), so x can be fed as [outer, reduce, 1, inner] without a copy.
     const x4d: TensorInfo = { dataId: x.dataId, shape: [outer, reduce, 1, inner], dtype: 'float32' };
     const out = runWasmKernel(wasm, 'AvgPool', { x: x4d }, { filterSize: [reduce, 1], strides: [1, 1], pad: 'valid' });
@@ -45,9 +52,57 @@ function makeReduce(kernelName: typeof Sum | typeof Mean): KernelFunc {
       const values = heapF32(wasm, out);
       for (let i = 0; i < values.length; i++) values[i] *= reduce;
     }
-    out.shape = keepDims ? backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
+    out.shape = finalShape;
     return out;
   };
+}
+
+/**
+ * Σ over the middle axis of x as [outer, reduce, inner] in the kernel module, times `scale`.
+ * Threads take whole output rows when there are enough of them; otherwise each sums a slice of
+ * the reduced axis into its own partial row and the partials are added here.
+ */
+function sumMiddle(
+  wasm: BackendWasm,
+  module: SimdModule,
+  x: TensorInfo,
+  outer: number,
+  reduce: number,
+  inner: number,
+  shape: number[],
+  scale: number,
+): TensorInfo {
+  const byRows = outer >= module.threads * 4;
+  const parts = byRows ? chunkCount(module, outer) : chunkCount(module, reduce, 128);
+  const out = wasm.makeOutput(shape, 'float32');
+  // When splitting the reduced axis: one partial result per part.
+  const partialSize = byRows ? 0 : outer * inner;
+  const scratch = wasm.makeOutput([Math.max(1, parts * partialSize)], 'float32');
+  const xAt = heapFloatOffset(wasm, x) * 4;
+  const outAt = heapFloatOffset(wasm, out) * 4;
+  const scratchAt = heapFloatOffset(wasm, scratch) * 4;
+  const partialAt = (part: number) => scratchAt + part * partialSize * 4;
+  module.split('sum_middle', parts, (part) => {
+    if (byRows) {
+      const [o0, o1] = partOf(outer, parts, part);
+      return [xAt, outAt + o0 * inner * 4, reduce, inner, o0, o1, 0, reduce];
+    }
+    const [r0, r1] = partOf(reduce, parts, part);
+    return [xAt, partialAt(part), reduce, inner, 0, outer, r0, r1];
+  });
+  const heap = wholeHeapF32(wasm);
+  const outIndex = outAt / 4;
+  if (byRows) {
+    if (scale !== 1) for (let i = 0; i < outer * inner; i++) heap[outIndex + i] *= scale;
+  } else {
+    for (let i = 0; i < outer * inner; i++) {
+      let total = 0;
+      for (let part = 0; part < parts; part++) total += heap[partialAt(part) / 4 + i];
+      heap[outIndex + i] = Math.fround(total) * scale;
+    }
+  }
+  wasm.disposeData(scratch.dataId);
+  return out;
 }
 
 export const sumWasm = makeReduce(Sum);

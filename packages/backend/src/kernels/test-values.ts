@@ -113,3 +113,25 @@ export function convOutputShape(c: ConvCase): number[] {
     ? [info.batchSize, info.outChannels, info.outHeight, info.outWidth]
     : [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
 }
+
+/** Element-wise cases: same shape, every broadcast the kernel module takes, and ones it leaves to stock. */
+export const BINARY_CASES: { a: number[]; b: number[] }[] = [
+  { a: [16, 14, 14, 16], b: [16, 14, 14, 16] },
+  { a: [16, 14, 14, 16], b: [16] },
+  { a: [16, 14, 14, 16], b: [1, 1, 1, 16] },
+  { a: [1, 1, 1, 16], b: [16, 14, 14, 16] },
+  { a: [16, 14, 14, 32], b: [16, 1, 1, 32] },
+  { a: [16, 1, 1, 32], b: [16, 14, 14, 32] },
+  { a: [9, 13, 11, 13], b: [13] },
+  { a: [700, 30], b: [30] },
+  { a: [64, 400], b: [64, 1] },
+  { a: [6, 4, 4, 8], b: [8] },
+];
+
+/** Unary inputs with zeros and NaN mixed in (Step's edge cases), large enough for the module. */
+export function unaryValues(count: number, seed: number): Float32Array {
+  const values = randomValues(count, seed);
+  for (let i = 0; i < count; i += 7) values[i] = 0;
+  for (let i = 3; i < count; i += 101) values[i] = Number.NaN;
+  return values;
+}

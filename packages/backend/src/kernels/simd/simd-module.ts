@@ -14,17 +14,31 @@ import { webAssembly, type WasmMemory } from './webassembly.js';
 /** Set to 0 to use the plain-SIMD build even where relaxed SIMD (FMA) is available. */
 export const RELAXED_SIMD_ENV_VAR = 'MM_WASM_RELAXED_SIMD';
 
-const FUNCTIONS = ['pack_filter', 'conv2d', 'conv2d_filter_grad', 'max_pool_2x2_grad'] as const;
+const FUNCTIONS = [
+  'pack_filter',
+  'conv2d',
+  'conv2d_filter_grad',
+  'max_pool_2x2_grad',
+  'binary_same',
+  'binary_rows',
+  'unary',
+  'sum_middle',
+] as const;
 export type SimdFunction = (typeof FUNCTIONS)[number];
 
-// Control block of one worker, in int32 slots.
+// The pool's control block (int32 slots, shared by every worker): one job at a time, cut into
+// chunks that the calling thread and the workers claim one by one from NEXT. Whoever is free
+// takes the next chunk, so a worker that wakes late (the OS had the core busy) costs nothing:
+// the caller simply runs more chunks itself.
 const SEQ = 0;
-const DONE = 1;
-const FAILED = 2;
-const FUNCTION = 3;
-const ARG_COUNT = 4;
-const ARGS = 5;
-const MAX_ARGS = 32;
+const NEXT = 1;
+const FINISHED = 2;
+const FAILED = 3;
+const FUNCTION = 4;
+const ARG_COUNT = 5;
+const CHUNKS = 6;
+const ARGS = 8;
+const MAX_ARG_SLOTS = 1024;
 
 export interface SimdModule {
   /** Relaxed-SIMD (FMA) build rather than the plain-SIMD one. */
@@ -78,6 +92,8 @@ function wantRelaxed(env: Record<string, string | undefined>): boolean {
 }
 
 // Runs in each pool worker (CommonJS, evaluated from this string so that no file has to ship).
+// Job fields are read only after a chunk is claimed: a claim that lands on a newer job then
+// reads that job's fields, which the caller wrote before opening it (NEXT reset last).
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { module, memory, control, names } = workerData;
@@ -87,21 +103,21 @@ let seen = 0;
 for (;;) {
   Atomics.wait(ctl, ${SEQ}, seen);
   seen = Atomics.load(ctl, ${SEQ});
-  try {
-    const args = Array.from(ctl.subarray(${ARGS}, ${ARGS} + ctl[${ARG_COUNT}]));
-    exports_[names[ctl[${FUNCTION}]]](...args);
-  } catch (error) {
-    Atomics.store(ctl, ${FAILED}, 1);
+  for (;;) {
+    const chunk = Atomics.add(ctl, ${NEXT}, 1);
+    const chunks = Atomics.load(ctl, ${CHUNKS});
+    if (chunk >= chunks) break;
+    const argc = ctl[${ARG_COUNT}];
+    try {
+      const at = ${ARGS} + chunk * argc;
+      exports_[names[ctl[${FUNCTION}]]](...ctl.subarray(at, at + argc));
+    } catch (error) {
+      Atomics.store(ctl, ${FAILED}, 1);
+    }
+    if (Atomics.add(ctl, ${FINISHED}, 1) + 1 === chunks) Atomics.notify(ctl, ${FINISHED});
   }
-  Atomics.store(ctl, ${DONE}, seen);
-  Atomics.notify(ctl, ${DONE});
 }
 `;
-
-interface PoolWorker {
-  control: Int32Array;
-  seq: number;
-}
 
 /**
  * Instantiates the module on `memory` (tfjs-backend-wasm's). With shared memory and
@@ -120,17 +136,17 @@ export function createSimdModule(
   const exports = new webAssembly.Instance(compiled, { env: { memory } }).exports as unknown as ModuleExports;
   const threads = shared ? Math.max(1, Math.floor(options.threads ?? 1)) : 1;
 
-  const workers: PoolWorker[] = [];
+  const control = new Int32Array(new SharedArrayBuffer((ARGS + MAX_ARG_SLOTS) * 4));
+  // No chunk is open until the first job: NEXT starts beyond any chunk count.
+  control[NEXT] = 0x3fffffff;
   for (let i = 1; i < threads; i++) {
-    const control = new SharedArrayBuffer((ARGS + MAX_ARGS) * 4);
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
       // Not this process's loader flags (e.g. --import tsx): the worker runs plain JS.
       execArgv: [],
-      workerData: { module: compiled, memory, control, names: FUNCTIONS },
+      workerData: { module: compiled, memory, control: control.buffer, names: FUNCTIONS },
     });
     worker.unref();
-    workers.push({ control: new Int32Array(control), seq: 0 });
   }
 
   const call = (name: SimdFunction, args: readonly number[]): void => {
@@ -138,34 +154,59 @@ export function createSimdModule(
   };
 
   const split = (name: SimdFunction, parts: number, argsOf: (part: number) => readonly number[]): void => {
-    const onPool = Math.min(parts - 1, workers.length);
-    for (let part = 1; part <= onPool; part++) {
-      const worker = workers[part - 1];
-      const args = argsOf(part);
-      if (args.length > MAX_ARGS) throw new Error(`${name}: ${args.length} arguments, the pool passes at most ${MAX_ARGS}`);
-      const { control } = worker;
-      control[FUNCTION] = FUNCTIONS.indexOf(name);
-      control[ARG_COUNT] = args.length;
-      for (let i = 0; i < args.length; i++) control[ARGS + i] = args[i];
-      worker.seq = (worker.seq + 1) | 0 || 1;
-      Atomics.store(control, SEQ, worker.seq);
-      Atomics.notify(control, SEQ);
+    if (threads === 1 || parts === 1) {
+      for (let part = 0; part < parts; part++) call(name, argsOf(part));
+      return;
     }
-    // Parts beyond the pool (parts > threads) run here, after part 0.
-    call(name, argsOf(0));
-    for (let part = onPool + 1; part < parts; part++) call(name, argsOf(part));
-    let failed = false;
-    for (let part = 1; part <= onPool; part++) {
-      const { control, seq } = workers[part - 1];
-      for (let done = Atomics.load(control, DONE); done !== seq; done = Atomics.load(control, DONE)) {
-        Atomics.wait(control, DONE, done, 1000);
+    const first = argsOf(0);
+    const argc = first.length;
+    if (parts * argc > MAX_ARG_SLOTS) throw new Error(`${name}: ${parts} parts of ${argc} arguments exceed the pool's ${MAX_ARG_SLOTS} slots`);
+    control[FUNCTION] = FUNCTIONS.indexOf(name);
+    control[ARG_COUNT] = argc;
+    for (let part = 0; part < parts; part++) {
+      const args = part === 0 ? first : argsOf(part);
+      if (args.length !== argc) throw new Error(`${name}: every part needs the same number of arguments`);
+      control.set(args, ARGS + part * argc);
+    }
+    Atomics.store(control, CHUNKS, parts);
+    Atomics.store(control, FINISHED, 0);
+    Atomics.store(control, NEXT, 0);
+    Atomics.add(control, SEQ, 1);
+    Atomics.notify(control, SEQ);
+    let failed: unknown;
+    for (let chunk = Atomics.add(control, NEXT, 1); chunk < parts; chunk = Atomics.add(control, NEXT, 1)) {
+      try {
+        call(name, control.subarray(ARGS + chunk * argc, ARGS + (chunk + 1) * argc) as unknown as number[]);
+      } catch (error) {
+        failed = error;
       }
-      if (Atomics.exchange(control, FAILED, 0) !== 0) failed = true;
+      Atomics.add(control, FINISHED, 1);
     }
-    if (failed) throw new Error(`${name} failed on a @mm/backend pool thread (a wasm trap: bad offsets or sizes)`);
+    for (let done = Atomics.load(control, FINISHED); done < parts; done = Atomics.load(control, FINISHED)) {
+      Atomics.wait(control, FINISHED, done, 100);
+    }
+    // Closed until the next job, so that a late claim finds nothing.
+    Atomics.store(control, NEXT, 0x3fffffff);
+    if (failed !== undefined) throw failed;
+    if (Atomics.exchange(control, FAILED, 0) !== 0) throw new Error(`${name} failed on a @mm/backend pool thread (a wasm trap: bad offsets or sizes)`);
   };
 
   return { relaxed, threads, call, split };
+}
+
+/** [start, end) of part `part` of `parts` over `total` items, part sizes rounded up to `align`. */
+export function partOf(total: number, parts: number, part: number, align = 1): [number, number] {
+  const per = Math.ceil(total / parts / align) * align;
+  return [Math.min(total, part * per), Math.min(total, (part + 1) * per)];
+}
+
+/**
+ * How many chunks a split call cuts `items` into: four per thread, so that a worker that starts
+ * late leaves its share to the others, and at least `minPerChunk` items each. One without a pool.
+ */
+export function chunkCount(module: SimdModule, items: number, minPerChunk = 1): number {
+  if (module.threads === 1) return 1;
+  return Math.max(1, Math.min(module.threads * 4, Math.floor(items / minPerChunk)));
 }
 
 /** Set to `xnnpack` to run no kernel of this module: convolutions stay on tfjs-backend-wasm's XNNPACK. */
