@@ -47,10 +47,12 @@ function runConv(
   const out = wasm.makeOutput([g.batch, g.outHeight, g.outWidth, g.outChannels], 'float32');
   const taps = g.filterHeight * g.filterWidth;
   const parts = chunkCount(module, g.batch * g.outHeight * g.outWidth, 64);
-  // Per thread: KH·KW·4 row pointers; one shared row of zeros for taps in the padding.
-  const scratch = wasm.makeOutput([parts * taps * 4 + g.inChannels], 'float32');
+  // Per chunk: KH·KW·4 row pointers (or, below 8 input channels, the tile's 4 im2col rows);
+  // one shared row of zeros for taps in the padding.
+  const slots = g.inChannels < 8 ? Math.max(taps * 4, 4 * taps * g.inChannels) : taps * 4;
+  const scratch = wasm.makeOutput([parts * slots + g.inChannels], 'float32');
   const scratchAt = bytes(wasm, scratch);
-  const zerosAt = scratchAt + parts * taps * 16;
+  const zerosAt = scratchAt + parts * slots * 4;
   wholeHeapF32(wasm).fill(0, zerosAt / 4, zerosAt / 4 + g.inChannels);
   const pixels = g.batch * g.outHeight * g.outWidth;
   const fixed = [bytes(wasm, x), bytes(wasm, packed), bias === undefined ? 0 : bytes(wasm, bias), bytes(wasm, out), zerosAt];
@@ -60,7 +62,7 @@ function runConv(
   ];
   module.split('conv2d', parts, (part) => {
     const [p0, p1] = partOf(pixels, parts, part, 4);
-    return [...fixed, scratchAt + part * taps * 16, ...shape, p0, p1];
+    return [...fixed, scratchAt + part * slots * 4, ...shape, p0, p1];
   });
   wasm.disposeData(scratch.dataId);
   return out;
@@ -128,7 +130,7 @@ export function conv2DInputGradientSimd(
 }
 
 /** Bytes of x and dy per chunk of samples that every filter-gradient tile re-reads (an L2's share). */
-const FILTER_GRADIENT_CHUNK_BYTES = 96 * 1024;
+const FILTER_GRADIENT_CHUNK_BYTES = Number(process.env.MM_LAB_CHUNK ?? 96) * 1024;
 
 /** dW = Σ over pixels of x (shifted per tap) ⊗ dy, output tiles split across threads. */
 export function conv2DFilterGradientSimd(
