@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { createRng } from '@mm/datasets';
+import { groupSquaredNorms } from '@mm/metrics';
 import { setFusionMode, setFusionRecording } from '@mm/mmtm';
 import { buildNetwork, CLASSES, IMAGE_SIZE, INPUT_CHANNELS, parameterGroups, type GroupName } from './network.js';
 
@@ -92,21 +93,18 @@ export class Replica {
 }
 
 /**
- * Σ‖g‖²/Σ‖θ‖² per parameter group: all eight sums are reduced on the backend and read back
- * in one transfer (call inside tf.tidy).
+ * Σ‖g‖²/Σ‖θ‖² per parameter group, through @mm/metrics' groupSquaredNorms (what the balancer's
+ * trainer runs), read back in one transfer (call inside tf.tidy).
  */
 export function speedTerms(
   groups: Record<GroupName, tf.Variable[]>,
   grads: tf.NamedTensorMap,
 ): Partial<Record<GroupName, number>> {
   const names = Object.keys(groups) as GroupName[];
-  const sums = names.flatMap((name) => [
-    // A weight off the graph (excitation k during a re-balancing step of k) has no gradient: 0.
-    tf.addN(groups[name].map((v) => (grads[v.name] ? tf.sum(tf.square(grads[v.name])) : tf.scalar(0)))),
-    tf.addN(groups[name].map((v) => tf.sum(tf.square(v)))),
-  ]);
-  const values = tf.stack(sums).dataSync();
-  return Object.fromEntries(names.map((name, i) => [name, values[2 * i] / values[2 * i + 1]]));
+  // A weight off the graph (excitation k during a re-balancing step of k) has no gradient: left out (0).
+  const gradGroups = names.map((name) => groups[name].flatMap((v) => (grads[v.name] ? [grads[v.name]] : [])));
+  const values = tf.concat([groupSquaredNorms(gradGroups), groupSquaredNorms(names.map((name) => groups[name]))]).dataSync();
+  return Object.fromEntries(names.map((name, i) => [name, values[i] / values[names.length + i]]));
 }
 
 export function createStepRunner(mode: Mode, batch: number): StepRunner {

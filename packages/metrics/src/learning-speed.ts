@@ -9,10 +9,20 @@ export interface EffectiveUpdates {
 /**
  * Σ‖t‖² of each group of tensors, as one vector (one entry per group), so a caller reads all
  * groups with a single download. An empty group gives 0.
+ *
+ * Each group is flattened into one vector first: square and sum then run once per group rather
+ * than once per weight tensor. With tens of small weights per group, per-kernel overhead (not
+ * arithmetic) is what this bookkeeping costs on every step.
  */
 export function groupSquaredNorms(groups: readonly (readonly tf.Tensor[])[]): tf.Tensor1D {
   return tf.tidy(() =>
-    tf.stack(groups.map((g) => (g.length === 0 ? tf.scalar(0) : tf.addN(g.map((t) => tf.sum(tf.square(t))))))) as tf.Tensor1D,
+    tf.stack(
+      groups.map((g) => {
+        if (g.length === 0) return tf.scalar(0);
+        const flat = g.map((t) => tf.reshape(t, [-1]));
+        return tf.sum(tf.square(flat.length === 1 ? flat[0] : tf.concat(flat)));
+      }),
+    ) as tf.Tensor1D,
   );
 }
 
