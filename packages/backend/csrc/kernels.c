@@ -408,3 +408,58 @@ void sum_middle(const float* x, float* out, int reduce, int inner, int o0, int o
     }
   }
 }
+
+/* out[r, c] = x[r, c]·a[c] + b[c] for rows [r0, r1) of C channels (batch norm as x·a + b). */
+EXPORT(scale_shift_rows)
+void scale_shift_rows(const float* x, const float* a, const float* b, float* out, int C, int r0, int r1) {
+  for (int r = r0; r < r1; r++) {
+    const float* row = x + r * C;
+    float* o = out + r * C;
+    int c = 0;
+    for (; c + 4 <= C; c += 4) {
+      v128_t v = wasm_f32x4_mul(wasm_v128_load(row + c), wasm_v128_load(a + c));
+      wasm_v128_store(o + c, wasm_f32x4_add(v, wasm_v128_load(b + c)));
+    }
+    for (; c < C; c++) o[c] = row[c] * a[c] + b[c];
+  }
+}
+
+/*
+ * The layout changes that let conv2d compute a filter gradient (see conv2DFilterGradientSimd):
+ * x [N, HW, Ci] → xT [Ci, HW, N] for the positions hw ∈ [hw0, hw1), four samples at a time.
+ */
+EXPORT(to_channel_major)
+void to_channel_major(const float* x, float* xT, int N, int HW, int Ci, int hw0, int hw1) {
+  for (int hw = hw0; hw < hw1; hw++) {
+    int n = 0;
+    for (; n + 4 <= N; n += 4) {
+      const float *r0 = x + (n * HW + hw) * Ci, *r1 = r0 + HW * Ci, *r2 = r1 + HW * Ci, *r3 = r2 + HW * Ci;
+      float* to = xT + hw * N + n;
+      for (int ci = 0; ci < Ci; ci++, to += HW * N) {
+        wasm_v128_store(to, wasm_f32x4_make(r0[ci], r1[ci], r2[ci], r3[ci]));
+      }
+    }
+    for (; n < N; n++) {
+      const float* r = x + (n * HW + hw) * Ci;
+      for (int ci = 0; ci < Ci; ci++) xT[(ci * HW + hw) * N + n] = r[ci];
+    }
+  }
+}
+
+/*
+ * dy [N, S, Co] (S = OH·OW) packed as the filter of that convolution: [Co/8][S·N][8] with
+ * element (s, n) × co = dy[n, s, co], for the positions s ∈ [s0, s1). Co multiple of 8.
+ */
+EXPORT(pack_rows_as_filter)
+void pack_rows_as_filter(const float* dy, float* packed, int N, int S, int Co, int s0, int s1) {
+  int K = S * N;
+  for (int cb = 0; cb < Co; cb += 8)
+    for (int s = s0; s < s1; s++) {
+      float* to = packed + cb * K + s * N * 8;
+      const float* from = dy + s * Co + cb;
+      for (int n = 0; n < N; n++, to += 8, from += S * Co) {
+        wasm_v128_store(to, wasm_v128_load(from));
+        wasm_v128_store(to + 4, wasm_v128_load(from + 4));
+      }
+    }
+}

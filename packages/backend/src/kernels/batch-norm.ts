@@ -1,12 +1,14 @@
 import { FusedBatchNorm, util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { heapF32, runWasmKernel } from './wasm-util.js';
+import { heapF32, heapFloatOffset, runWasmKernel } from './wasm-util.js';
+import { chunkCount, partOf, simdModuleFor } from './simd/simd-module.js';
 
 /**
  * y = (x − mean) · scale / √(variance + ε) + offset, for per-channel statistics (size 1 or the
  * innermost dimension, as batch normalisation of NHWC activations has), as y = x · a + b with
  * a = scale / √(variance + ε) and b = offset − mean · a computed once per channel (in float64),
- * then two broadcasting wasm kernels (XNNPACK multiply and add). Stock tfjs-backend-wasm 4.22
+ * then one pass of the kernel module (SIMD, split across the wasm threads), or, without it, two
+ * broadcasting stock kernels. Stock tfjs-backend-wasm 4.22
  * recomputes broadcast indices for every element, ≈ 7 ns each, three to four times this; a
  * plain JS loop is no faster than stock. Other statistic shapes and non-float32 inputs use
  * the stock kernel. Values agree with it to float32 rounding (the terms are grouped differently).
@@ -47,9 +49,20 @@ export const fusedBatchNormWasm: KernelFunc = ({ inputs, backend, attrs }) => {
     a[c] = k;
     b[c] = o[c] - m[c] * k;
   }
-  const scaled = runWasmKernel(wasm, 'Multiply', { a: x, b: factor });
-  const out = runWasmKernel(wasm, 'Add', { a: scaled, b: shift });
-  wasm.disposeData(scaled.dataId);
+  const module = simdModuleFor(wasm);
+  let out: TensorInfo;
+  if (module !== null) {
+    out = wasm.makeOutput(x.shape, 'float32');
+    const rows = util.sizeFromShape(x.shape) / channels;
+    const at = (t: TensorInfo) => heapFloatOffset(wasm, t) * 4;
+    const fixed = [at(x), at(factor), at(shift), at(out), channels];
+    const parts = chunkCount(module, rows, Math.ceil(8192 / channels));
+    module.split('scale_shift_rows', parts, (part) => [...fixed, ...partOf(rows, parts, part)]);
+  } else {
+    const scaled = runWasmKernel(wasm, 'Multiply', { a: x, b: factor });
+    out = runWasmKernel(wasm, 'Add', { a: scaled, b: shift });
+    wasm.disposeData(scaled.dataId);
+  }
   wasm.disposeData(factor.dataId);
   wasm.disposeData(shift.dataId);
   return out;

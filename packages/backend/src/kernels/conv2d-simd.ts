@@ -130,9 +130,12 @@ export function conv2DInputGradientSimd(
 }
 
 /** Bytes of x and dy per chunk of samples that every filter-gradient tile re-reads (an L2's share). */
-const FILTER_GRADIENT_CHUNK_BYTES = Number(process.env.MM_LAB_CHUNK ?? 96) * 1024;
+const FILTER_GRADIENT_CHUNK_BYTES = 96 * 1024;
 
-/** dW = Σ over pixels of x (shifted per tap) ⊗ dy, output tiles split across threads. */
+/**
+ * dW = Σ over pixels of x (shifted per tap) ⊗ dy: as a convolution from 8 input channels, else
+ * by the direct loop (output tiles split across threads).
+ */
 export function conv2DFilterGradientSimd(
   wasm: BackendWasm,
   x: TensorInfo,
@@ -141,6 +144,7 @@ export function conv2DFilterGradientSimd(
 ): TensorInfo | undefined {
   const module = simdModuleFor(wasm);
   if (module === null || info.dataFormat !== 'channelsLast' || !isFloatNhwc(x, dy) || info.outChannels % 8 !== 0) return undefined;
+  if (info.inChannels >= MIN_CHANNELS_FOR_CONVOLUTION_FORM) return filterGradientAsConvolution(wasm, module, x, dy, info);
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
   const out = wasm.makeOutput([filterHeight, filterWidth, inChannels, outChannels], 'float32');
   (wasm.typedArrayFromHeap(out) as Float32Array).fill(0);
@@ -155,6 +159,60 @@ export function conv2DFilterGradientSimd(
   ];
   module.split('conv2d_filter_grad', parts, (part) => [...fixed, ...partOf(tiles, parts, part, 1)]);
   return out;
+}
+
+/**
+ * From this many input channels the filter gradient runs as a convolution (long inner loops
+ * over the batch): 1.1–2× faster than the direct loop on every shape measured, 7×7 to 56×56 and
+ * 16 to 256 channels. With fewer (an RGB or gray first layer) that convolution has only
+ * Ci·KH·KW output pixels to share out, and the direct loop is faster.
+ */
+const MIN_CHANNELS_FOR_CONVOLUTION_FORM = 8;
+
+/**
+ * The filter gradient as a convolution with batch and channels swapped:
+ *   dW[kh, kw, ci, co] = Σ_{oh, ow, n} xT[ci, kh·dh + oh·sh − pt, kw·dw + ow·sw − pl, n] · dy[n, oh, ow, co]
+ * i.e. conv2d of xT = x as [Ci, H, W, N] with dy as an OH×OW filter of N input channels
+ * (stride = the forward dilation, dilation = the forward stride), giving [Ci, KH, KW, Co].
+ */
+function filterGradientAsConvolution(wasm: BackendWasm, module: SimdModule, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
+  const positions = inHeight * inWidth;
+  const rows = outHeight * outWidth;
+  const xT = wasm.makeOutput([inChannels, inHeight, inWidth, batchSize], 'float32');
+  const packed = wasm.makeOutput([rows * batchSize * outChannels], 'float32');
+  const layoutParts = chunkCount(module, positions, 4);
+  module.split('to_channel_major', layoutParts, (part) => [
+    bytes(wasm, x), bytes(wasm, xT), batchSize, positions, inChannels, ...partOf(positions, layoutParts, part),
+  ]);
+  const packParts = chunkCount(module, rows, 4);
+  module.split('pack_rows_as_filter', packParts, (part) => [
+    bytes(wasm, dy), bytes(wasm, packed), batchSize, rows, outChannels, ...partOf(rows, packParts, part),
+  ]);
+  const gradT = runConv(wasm, module, xT, packed, undefined, false, {
+    batch: inChannels, inHeight, inWidth, inChannels: batchSize,
+    outHeight: filterHeight, outWidth: filterWidth, outChannels,
+    filterHeight: outHeight, filterWidth: outWidth,
+    strideHeight: info.dilationHeight, strideWidth: info.dilationWidth,
+    dilationHeight: info.strideHeight, dilationWidth: info.strideWidth,
+    padTop: info.padInfo.top, padLeft: info.padInfo.left,
+  });
+  wasm.disposeData(xT.dataId);
+  wasm.disposeData(packed.dataId);
+  // [Ci, KH, KW, Co] → [KH, KW, Ci, Co]: one copy of Co values per (ci, tap).
+  const grad = wasm.makeOutput([filterHeight, filterWidth, inChannels, outChannels], 'float32');
+  const heap = wholeHeapF32(wasm);
+  const from = heapFloatOffset(wasm, gradT);
+  const to = heapFloatOffset(wasm, grad);
+  const taps = filterHeight * filterWidth;
+  for (let ci = 0; ci < inChannels; ci++) {
+    for (let t = 0; t < taps; t++) {
+      const src = from + (ci * taps + t) * outChannels;
+      heap.copyWithin(to + (t * inChannels + ci) * outChannels, src, src + outChannels);
+    }
+  }
+  wasm.disposeData(gradT.dataId);
+  return grad;
 }
 
 interface ConvAttrs {

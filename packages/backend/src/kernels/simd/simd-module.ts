@@ -23,6 +23,9 @@ const FUNCTIONS = [
   'binary_rows',
   'unary',
   'sum_middle',
+  'scale_shift_rows',
+  'to_channel_major',
+  'pack_rows_as_filter',
 ] as const;
 export type SimdFunction = (typeof FUNCTIONS)[number];
 
