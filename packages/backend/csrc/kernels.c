@@ -463,3 +463,121 @@ void pack_rows_as_filter(const float* dy, float* packed, int N, int S, int Co, i
       }
     }
 }
+
+/*
+ * Winograd F(2×2, 3×3) for stride-1 3×3 convolutions (Lavin & Gray 2016): each 2×2 output tile
+ * is Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A of its 4×4 input tile d, so the products become 16 independent
+ * matrix products [tiles × Ci]·[Ci × Co] (run by conv2d as 1×1 convolutions) with 2.25× fewer
+ * multiplications than the direct convolution; the transforms are additions (and halvings).
+ */
+
+/*
+ * U = G g Gᵀ for every (ci, co) of a [3][3][Ci][Co] filter, packed for conv2d per position:
+ * [16][Co/8][Ci][8]. With rotate, the filter the input gradient needs: element (kh, kw) of
+ * (co → ci) is w[2−kh][2−kw][ci][co], packed [16][Ci/8][Co][8].
+ */
+EXPORT(winograd_filter)
+void winograd_filter(const float* w, float* packed, int Ci, int Co, int rotate) {
+  int inC = rotate ? Co : Ci, outC = rotate ? Ci : Co;
+  for (int i = 0; i < inC; i++)
+    for (int o = 0; o < outC; o++) {
+#define TAP(kh, kw) (rotate ? w[((2 - (kh)) * 3 + (2 - (kw))) * Ci * Co + o * Co + i] : w[((kh) * 3 + (kw)) * Ci * Co + i * Co + o])
+#define G_COLUMN(j)                                                  \
+  float t0##j = TAP(0, j), t3##j = TAP(2, j);                       \
+  float t1##j = 0.5f * (TAP(0, j) + TAP(1, j) + TAP(2, j));          \
+  float t2##j = 0.5f * (TAP(0, j) - TAP(1, j) + TAP(2, j));
+      G_COLUMN(0) G_COLUMN(1) G_COLUMN(2)
+      float* to = packed + (o & ~7) * inC + i * 8 + (o & 7);
+      int position = outC * inC;
+#define G_ROW(r)                                                             \
+  to[(r * 4 + 0) * position] = t##r##0;                                      \
+  to[(r * 4 + 1) * position] = 0.5f * (t##r##0 + t##r##1 + t##r##2);        \
+  to[(r * 4 + 2) * position] = 0.5f * (t##r##0 - t##r##1 + t##r##2);        \
+  to[(r * 4 + 3) * position] = t##r##2;
+      G_ROW(0) G_ROW(1) G_ROW(2) G_ROW(3)
+    }
+}
+
+/*
+ * V = Bᵀ d B for the 4×4 input tiles t ∈ [t0, t1) of x [N, H, W, C] (tile (n, th, tw) starts at
+ * row 2·th − pt, column 2·tw − pl; outside x reads 0), stored [16][T][C]. C multiple of 4.
+ */
+EXPORT(winograd_input)
+void winograd_input(const float* x, float* V, int H, int W, int C, int TH, int TW, int T, int pt, int pl, int t0, int t1) {
+  v128_t zero = wasm_f32x4_splat(0.0f);
+  for (int t = t0; t < t1; t++) {
+    int n = t / (TH * TW), rest = t - n * TH * TW, th = rest / TW, tw = rest - th * TW;
+    int ih = 2 * th - pt, iw = 2 * tw - pl;
+    const float* base = x + ((n * H + ih) * W + iw) * C;
+    int r0 = ih >= 0 && ih < H, r1 = ih + 1 >= 0 && ih + 1 < H, r2 = ih + 2 >= 0 && ih + 2 < H, r3 = ih + 3 >= 0 && ih + 3 < H;
+    int k0 = iw >= 0 && iw < W, k1 = iw + 1 >= 0 && iw + 1 < W, k2 = iw + 2 >= 0 && iw + 2 < W, k3 = iw + 3 >= 0 && iw + 3 < W;
+    float* out = V + t * C;
+    int plane = T * C;
+    for (int c = 0; c < C; c += 4) {
+#define D(i, j) v128_t d##i##j = (r##i && k##j) ? wasm_v128_load(base + ((i) * W + (j)) * C + c) : zero;
+#define D_ROW(i) D(i, 0) D(i, 1) D(i, 2) D(i, 3)
+      D_ROW(0) D_ROW(1) D_ROW(2) D_ROW(3)
+      /* r = Bᵀ d, column by column. */
+#define B_COLUMN(j)                                  \
+  v128_t q0##j = wasm_f32x4_sub(d0##j, d2##j);        \
+  v128_t q1##j = wasm_f32x4_add(d1##j, d2##j);        \
+  v128_t q2##j = wasm_f32x4_sub(d2##j, d1##j);        \
+  v128_t q3##j = wasm_f32x4_sub(d1##j, d3##j);
+      B_COLUMN(0) B_COLUMN(1) B_COLUMN(2) B_COLUMN(3)
+      /* V = r B, row by row. */
+#define B_ROW(i)                                                                   \
+  wasm_v128_store(out + (i * 4 + 0) * plane + c, wasm_f32x4_sub(q##i##0, q##i##2)); \
+  wasm_v128_store(out + (i * 4 + 1) * plane + c, wasm_f32x4_add(q##i##1, q##i##2)); \
+  wasm_v128_store(out + (i * 4 + 2) * plane + c, wasm_f32x4_sub(q##i##2, q##i##1)); \
+  wasm_v128_store(out + (i * 4 + 3) * plane + c, wasm_f32x4_sub(q##i##1, q##i##3));
+      B_ROW(0) B_ROW(1) B_ROW(2) B_ROW(3)
+    }
+  }
+}
+
+/*
+ * y = act(Aᵀ m A + bias) for the tiles t ∈ [t0, t1) of the products M [16][T][Co], written to
+ * y [N, OH, OW, Co] where the 2×2 tile lies inside it. Co multiple of 4; bias may be 0.
+ */
+EXPORT(winograd_output)
+void winograd_output(const float* M, const float* bias, float* y, int OH, int OW, int Co, int TH, int TW, int T,
+                     int relu, int t0, int t1) {
+  v128_t zero = wasm_f32x4_splat(0.0f);
+  for (int t = t0; t < t1; t++) {
+    int n = t / (TH * TW), rest = t - n * TH * TW, th = rest / TW, tw = rest - th * TW;
+    int oh = 2 * th, ow = 2 * tw;
+    int down = oh + 1 < OH, right = ow + 1 < OW;
+    float* out = y + ((n * OH + oh) * OW + ow) * Co;
+    const float* m = M + t * Co;
+    int plane = T * Co;
+    for (int c = 0; c < Co; c += 4) {
+#define M_AT(i, j) v128_t m##i##j = wasm_v128_load(m + (i * 4 + j) * plane + c);
+#define M_ROW(i) M_AT(i, 0) M_AT(i, 1) M_AT(i, 2) M_AT(i, 3)
+      M_ROW(0) M_ROW(1) M_ROW(2) M_ROW(3)
+      /* s = Aᵀ m (2×4), then y = s A (2×2). */
+#define A_COLUMN(j)                                                       \
+  v128_t s0##j = wasm_f32x4_add(wasm_f32x4_add(m0##j, m1##j), m2##j);     \
+  v128_t s1##j = wasm_f32x4_sub(wasm_f32x4_sub(m1##j, m2##j), m3##j);
+      A_COLUMN(0) A_COLUMN(1) A_COLUMN(2) A_COLUMN(3)
+      v128_t y00 = wasm_f32x4_add(wasm_f32x4_add(s00, s01), s02);
+      v128_t y01 = wasm_f32x4_sub(wasm_f32x4_sub(s01, s02), s03);
+      v128_t y10 = wasm_f32x4_add(wasm_f32x4_add(s10, s11), s12);
+      v128_t y11 = wasm_f32x4_sub(wasm_f32x4_sub(s11, s12), s13);
+      if (bias) {
+        v128_t b = wasm_v128_load(bias + c);
+        y00 = wasm_f32x4_add(y00, b); y01 = wasm_f32x4_add(y01, b);
+        y10 = wasm_f32x4_add(y10, b); y11 = wasm_f32x4_add(y11, b);
+      }
+      if (relu) {
+        y00 = wasm_f32x4_max(y00, zero); y01 = wasm_f32x4_max(y01, zero);
+        y10 = wasm_f32x4_max(y10, zero); y11 = wasm_f32x4_max(y11, zero);
+      }
+      wasm_v128_store(out + c, y00);
+      if (right) wasm_v128_store(out + Co + c, y01);
+      if (down) {
+        wasm_v128_store(out + OW * Co + c, y10);
+        if (right) wasm_v128_store(out + (OW + 1) * Co + c, y11);
+      }
+    }
+  }
+}

@@ -29,6 +29,9 @@ const MODULE_CASES: (ConvCase & { dilations?: number })[] = [
   { name: 'non-square filter and strides, 6 → 16', x: [2, 10, 7, 6], filter: [2, 3, 6, 16], strides: [2, 1], pad: 'same' },
   { name: 'explicit asymmetric padding, 8 → 8', x: [2, 6, 5, 8], filter: [3, 3, 8, 8], strides: 1, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
   { name: 'numeric padding with ceil rounding, 2 → 8', x: [1, 8, 8, 2], filter: [3, 3, 2, 8], strides: 2, pad: 1, dimRoundingMode: 'ceil' },
+  { name: 'Winograd: 3x3 valid, 64 → 8, odd 9×7 (partial 2×2 tiles)', x: [2, 9, 7, 64], filter: [3, 3, 64, 8], strides: 1, pad: 'valid' },
+  { name: 'Winograd forward: 3x3 same, 68 → 72 on 5×6', x: [3, 5, 6, 68], filter: [3, 3, 68, 72], strides: 1, pad: 'same' },
+  { name: 'Winograd: explicit asymmetric padding, 64 → 64', x: [1, 6, 5, 64], filter: [3, 3, 64, 64], strides: 1, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
   { name: 'dilation 2, 8 → 8', x: [2, 9, 9, 8], filter: [3, 3, 8, 8], strides: 1, pad: 'same', dilations: 2 },
 ];
 

@@ -28,6 +28,14 @@ function isFloatNhwc(...tensors: TensorInfo[]): boolean {
  * y = act(conv(x, w) + bias) in one pass (bias and ReLU in the tile's epilogue).
  * `packedFilter` lets the input gradient pass a rotated filter; otherwise `filter` is packed here.
  */
+interface ConvGeometry {
+  batch: number; inHeight: number; inWidth: number; inChannels: number;
+  outHeight: number; outWidth: number; outChannels: number;
+  filterHeight: number; filterWidth: number;
+  strideHeight: number; strideWidth: number; dilationHeight: number; dilationWidth: number;
+  padTop: number; padLeft: number;
+}
+
 function runConv(
   wasm: BackendWasm,
   module: SimdModule,
@@ -35,13 +43,7 @@ function runConv(
   packed: TensorInfo,
   bias: TensorInfo | undefined,
   relu: boolean,
-  geometry: {
-    batch: number; inHeight: number; inWidth: number; inChannels: number;
-    outHeight: number; outWidth: number; outChannels: number;
-    filterHeight: number; filterWidth: number;
-    strideHeight: number; strideWidth: number; dilationHeight: number; dilationWidth: number;
-    padTop: number; padLeft: number;
-  },
+  geometry: ConvGeometry,
 ): TensorInfo {
   const g = geometry;
   const out = wasm.makeOutput([g.batch, g.outHeight, g.outWidth, g.outChannels], 'float32');
@@ -68,6 +70,76 @@ function runConv(
   return out;
 }
 
+/**
+ * Input channels from which a stride-1 3×3 convolution runs as Winograd F(2×2, 3×3): on the
+ * benchmark's 7×7 layers 64 → 128 channels is 1.2–1.3× faster (forward and input gradient),
+ * while at 16–32 channels the transforms eat the saving.
+ */
+const MIN_CHANNELS_FOR_WINOGRAD = 64;
+
+function winogradApplies(g: ConvGeometry): boolean {
+  return (
+    g.filterHeight === 3 && g.filterWidth === 3 && g.strideHeight === 1 && g.strideWidth === 1 &&
+    g.dilationHeight === 1 && g.dilationWidth === 1 && g.inChannels % 4 === 0 && g.inChannels >= MIN_CHANNELS_FOR_WINOGRAD &&
+    g.outChannels % 8 === 0
+  );
+}
+
+/**
+ * A stride-1 3×3 convolution as Winograd F(2×2, 3×3) (csrc/kernels.c): filter and input tiles
+ * transformed, 16 matrix products through conv2d as 1×1 convolutions (one split call for all of
+ * them), then the output transform with bias and ReLU. `filter` is the forward HWIO filter;
+ * `rotate` convolves with its 180°-rotated, channel-swapped form (the input gradient).
+ */
+function runWinograd(
+  wasm: BackendWasm,
+  module: SimdModule,
+  x: TensorInfo,
+  filter: TensorInfo,
+  rotate: boolean,
+  bias: TensorInfo | undefined,
+  relu: boolean,
+  g: ConvGeometry,
+): TensorInfo {
+  const tileRows = Math.ceil(g.outHeight / 2);
+  const tileColumns = Math.ceil(g.outWidth / 2);
+  const tiles = g.batch * tileRows * tileColumns;
+  const inC = g.inChannels;
+  const outC = g.outChannels;
+  const u = wasm.makeOutput([16 * inC * outC], 'float32');
+  const v = wasm.makeOutput([16 * tiles * inC], 'float32');
+  const m = wasm.makeOutput([16 * tiles * outC], 'float32');
+  const chunksPerProduct = module.threads > 1 ? 2 : 1;
+  const products = 16 * chunksPerProduct;
+  // Per product chunk: 4 row pointers for conv2d; then one row of zeros (never read at 1×1, pad 0).
+  const scratch = wasm.makeOutput([products * 4 + inC], 'float32');
+  const out = wasm.makeOutput([g.batch, g.outHeight, g.outWidth, outC], 'float32');
+  const [filterIn, filterOut] = [filter.shape[2], filter.shape[3]];
+  module.call('winograd_filter', [bytes(wasm, filter), bytes(wasm, u), filterIn, filterOut, rotate ? 1 : 0]);
+  const tileParts = chunkCount(module, tiles, 64);
+  module.split('winograd_input', tileParts, (part) => [
+    bytes(wasm, x), bytes(wasm, v), g.inHeight, g.inWidth, inC, tileRows, tileColumns, tiles, g.padTop, g.padLeft,
+    ...partOf(tiles, tileParts, part),
+  ]);
+  const [uAt, vAt, mAt, scratchAt] = [bytes(wasm, u), bytes(wasm, v), bytes(wasm, m), bytes(wasm, scratch)];
+  const zerosAt = scratchAt + products * 16;
+  wholeHeapF32(wasm).fill(0, zerosAt / 4, zerosAt / 4 + inC);
+  module.split('conv2d', products, (part) => {
+    const position = Math.floor(part / chunksPerProduct);
+    const [p0, p1] = partOf(tiles, chunksPerProduct, part % chunksPerProduct, 4);
+    return [
+      vAt + position * tiles * inC * 4, uAt + position * outC * inC * 4, 0, mAt + position * tiles * outC * 4, zerosAt,
+      scratchAt + part * 16, 1, 1, inC, 1, 1, outC, 1, 1, 1, 1, 1, 1, 0, 0, 0, p0, p1,
+    ];
+  });
+  module.split('winograd_output', tileParts, (part) => [
+    mAt, bias === undefined ? 0 : bytes(wasm, bias), bytes(wasm, out), g.outHeight, g.outWidth, outC, tileRows, tileColumns,
+    tiles, relu ? 1 : 0, ...partOf(tiles, tileParts, part),
+  ]);
+  for (const t of [u, v, m, scratch]) wasm.disposeData(t.dataId);
+  return out;
+}
+
 function packFilter(wasm: BackendWasm, module: SimdModule, filter: TensorInfo, rotate: boolean): TensorInfo {
   const [kh, kw, ci, co] = filter.shape;
   const packed = wasm.makeOutput([kh * kw * ci * co], 'float32');
@@ -87,8 +159,7 @@ export function conv2DForwardSimd(
   const module = simdModuleFor(wasm);
   if (module === null || info.dataFormat !== 'channelsLast' || !isFloatNhwc(x, filter, ...(bias ? [bias] : []))) return undefined;
   if (info.outChannels % 8 !== 0 || (bias !== undefined && util.sizeFromShape(bias.shape) !== info.outChannels)) return undefined;
-  const packed = packFilter(wasm, module, filter, false);
-  const out = runConv(wasm, module, x, packed, bias, relu, {
+  const geometry: ConvGeometry = {
     batch: info.batchSize,
     inHeight: info.inHeight, inWidth: info.inWidth, inChannels: info.inChannels,
     outHeight: info.outHeight, outWidth: info.outWidth, outChannels: info.outChannels,
@@ -96,7 +167,10 @@ export function conv2DForwardSimd(
     strideHeight: info.strideHeight, strideWidth: info.strideWidth,
     dilationHeight: info.dilationHeight, dilationWidth: info.dilationWidth,
     padTop: info.padInfo.top, padLeft: info.padInfo.left,
-  });
+  };
+  if (winogradApplies(geometry)) return runWinograd(wasm, module, x, filter, false, bias, relu, geometry);
+  const packed = packFilter(wasm, module, filter, false);
+  const out = runConv(wasm, module, x, packed, bias, relu, geometry);
   wasm.disposeData(packed.dataId);
   return out;
 }
@@ -114,8 +188,7 @@ export function conv2DInputGradientSimd(
   const module = simdModuleFor(wasm);
   if (module === null || info.dataFormat !== 'channelsLast' || !isFloatNhwc(dy, filter)) return undefined;
   if (info.strideHeight !== 1 || info.strideWidth !== 1 || info.inChannels % 8 !== 0) return undefined;
-  const packed = packFilter(wasm, module, filter, true);
-  const out = runConv(wasm, module, dy, packed, undefined, false, {
+  const geometry: ConvGeometry = {
     batch: info.batchSize,
     inHeight: info.outHeight, inWidth: info.outWidth, inChannels: info.outChannels,
     outHeight: info.inHeight, outWidth: info.inWidth, outChannels: info.inChannels,
@@ -124,7 +197,10 @@ export function conv2DInputGradientSimd(
     dilationHeight: info.dilationHeight, dilationWidth: info.dilationWidth,
     padTop: (info.filterHeight - 1) * info.dilationHeight - info.padInfo.top,
     padLeft: (info.filterWidth - 1) * info.dilationWidth - info.padInfo.left,
-  });
+  };
+  if (winogradApplies(geometry)) return runWinograd(wasm, module, dy, filter, true, undefined, false, geometry);
+  const packed = packFilter(wasm, module, filter, true);
+  const out = runConv(wasm, module, dy, packed, undefined, false, geometry);
   wasm.disposeData(packed.dataId);
   return out;
 }

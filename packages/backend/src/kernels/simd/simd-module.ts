@@ -26,6 +26,9 @@ const FUNCTIONS = [
   'scale_shift_rows',
   'to_channel_major',
   'pack_rows_as_filter',
+  'winograd_filter',
+  'winograd_input',
+  'winograd_output',
 ] as const;
 export type SimdFunction = (typeof FUNCTIONS)[number];
 
