@@ -581,3 +581,30 @@ void winograd_output(const float* M, const float* bias, float* y, int OH, int OW
     }
   }
 }
+
+/*
+ * The right operand of a matrix product packed for conv2d (a 1×1 convolution over the rows of
+ * the left one): b [K][N] (or [N][K] when transposed) → [N/8][K][8]. N multiple of 8.
+ */
+EXPORT(pack_matrix)
+void pack_matrix(const float* b, float* packed, int K, int N, int transposed) {
+  for (int nb = 0; nb < N; nb += 8)
+    for (int k = 0; k < K; k++) {
+      float* to = packed + nb * K + k * 8;
+      if (!transposed) {
+        wasm_v128_store(to, wasm_v128_load(b + k * N + nb));
+        wasm_v128_store(to + 4, wasm_v128_load(b + k * N + nb + 4));
+      } else {
+        for (int j = 0; j < 8; j++) to[j] = b[(nb + j) * K + k];
+      }
+    }
+}
+
+/* dst [cols][rows] = src [rows][cols]ᵀ, for the source rows [r0, r1). */
+EXPORT(transpose_2d)
+void transpose_2d(const float* src, float* dst, int rows, int cols, int r0, int r1) {
+  for (int r = r0; r < r1; r++) {
+    const float* from = src + r * cols;
+    for (int c = 0; c < cols; c++) dst[c * rows + r] = from[c];
+  }
+}

@@ -89,6 +89,10 @@ describe('threaded wasm backend', () => {
         it(`${kernel} ${JSON.stringify(c.a)} and ${JSON.stringify(c.b)}`, () => expectMatchesCpu({ kernel, inputs: { a: c.a, b: c.b }, attrs: {} }, 900 + i));
       }
     }
+    it('BatchMatMul through the module (plain and transposed)', async () => {
+      await expectMatchesCpu({ kernel: 'BatchMatMul', inputs: { a: [130, 40], b: [40, 64] }, attrs: { transposeA: false, transposeB: false } }, 940);
+      await expectMatchesCpu({ kernel: 'BatchMatMul', inputs: { a: [40, 130], b: [64, 40] }, attrs: { transposeA: true, transposeB: true } }, 941);
+    });
     it('Square and Step', async () => {
       await expectMatchesCpu({ kernel: 'Square', inputs: { x: [16, 14, 14, 17] }, attrs: {} }, 950);
       await expectMatchesCpu({ kernel: 'Step', inputs: { x: [16, 14, 14, 17] }, attrs: { alpha: 0 } }, 951);

@@ -179,7 +179,7 @@ describe('fast wasm kernels match the cpu backend', () => {
     }
   });
 
-  describe('BatchMatMul (transposed operands copied first)', () => {
+  describe('BatchMatMul (kernel module, or transposed operands copied first)', () => {
     const MATMUL_CASES = [
       { a: [33, 17], b: [17, 9], transposeA: false, transposeB: false },
       { a: [17, 33], b: [17, 9], transposeA: true, transposeB: false },
@@ -188,6 +188,15 @@ describe('fast wasm kernels match the cpu backend', () => {
       { a: [4, 6, 5], b: [4, 7, 6], transposeA: true, transposeB: true },
       { a: [3, 5, 6], b: [1, 7, 6], transposeA: false, transposeB: true },
       { a: [128, 128], b: [128, 10], transposeA: true, transposeB: false },
+      // N a multiple of 8: the kernel module (plain, transposed operands, batches, K < 8, partial row tiles).
+      { a: [33, 17], b: [17, 16], transposeA: false, transposeB: false },
+      { a: [17, 33], b: [17, 24], transposeA: true, transposeB: false },
+      { a: [33, 17], b: [16, 17], transposeA: false, transposeB: true },
+      { a: [17, 33], b: [16, 17], transposeA: true, transposeB: true },
+      { a: [4, 5, 6], b: [4, 6, 8], transposeA: false, transposeB: false },
+      { a: [10, 3], b: [3, 8], transposeA: false, transposeB: false },
+      { a: [128, 128], b: [128, 128], transposeA: false, transposeB: false },
+      { a: [128, 64], b: [128, 32], transposeA: true, transposeB: false },
     ];
     for (const [i, c] of MATMUL_CASES.entries()) {
       it(`${JSON.stringify(c.a)}${c.transposeA ? 'ᵀ' : ''} × ${JSON.stringify(c.b)}${c.transposeB ? 'ᵀ' : ''}`, async () => {

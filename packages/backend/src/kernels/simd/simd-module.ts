@@ -29,6 +29,8 @@ const FUNCTIONS = [
   'winograd_filter',
   'winograd_input',
   'winograd_output',
+  'pack_matrix',
+  'transpose_2d',
 ] as const;
 export type SimdFunction = (typeof FUNCTIONS)[number];
 
