@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
-import { backend_util, engine, Tensor, util } from '@tensorflow/tfjs-core';
+import { backend_util, engine, getKernel, Tensor, util } from '@tensorflow/tfjs-core';
+import { MEAN_SQUARED_DEVIATION } from './reduce.js';
 import { FunctionPatch } from './function-patch.js';
 
 /**
@@ -11,9 +12,9 @@ import { FunctionPatch } from './function-patch.js';
  * full-size passes per layer: two Tiles of the broadcast gradients, two multiplies for the
  * square, and the accumulations. With n the reduced size it is simply
  *   dx = dmean/n + 2·dvariance·(x − mean)/n = x·a + b,  a = 2·dvariance/n,  b = dmean/n − a·mean,
- * per channel, which is what this computes (one multiply, one add). The forward pass runs the
- * same kernels as tfjs-core's, so mean and variance are bit-identical; gradients agree to
- * float32 rounding.
+ * per channel, which is what this computes (one multiply, one add). The forward pass computes
+ * the same mean and variance formulas as tfjs-core's (on wasm the variance in one pass of this
+ * package's kernel, elsewhere with the same ops); values and gradients agree to float32 rounding.
  */
 
 type MomentsFn = typeof tf.moments;
@@ -31,7 +32,11 @@ function momentsWithOnePassGradient(...args: MomentsArgs): ReturnType<MomentsFn>
   // One output only (customGrad's rule): mean and variance stacked along a new first axis.
   const stacked = tf.customGrad(((input: Tensor, save: tf.GradSaveFunc) => {
     const mean = tf.mean(input, axes, true);
-    const variance = tf.mean(tf.square(tf.sub(input, mean)), axes, true);
+    // On wasm, one read-only pass of this package's kernel instead of three full-size ops.
+    const variance =
+      getKernel(MEAN_SQUARED_DEVIATION, tf.getBackend()) !== undefined
+        ? (engine().runKernel(MEAN_SQUARED_DEVIATION, { x: input, mean }, { axes } as never) as Tensor)
+        : tf.mean(tf.square(tf.sub(input, mean)), axes, true);
     save([input, mean]);
     return {
       value: tf.stack([mean, variance]),

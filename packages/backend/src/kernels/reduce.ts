@@ -71,6 +71,7 @@ function sumMiddle(
   inner: number,
   shape: number[],
   scale: number,
+  center?: TensorInfo,
 ): TensorInfo {
   const byRows = outer >= module.threads * 4;
   const parts = byRows ? chunkCount(module, outer) : chunkCount(module, reduce, 128);
@@ -82,13 +83,14 @@ function sumMiddle(
   const outAt = heapFloatOffset(wasm, out) * 4;
   const scratchAt = heapFloatOffset(wasm, scratch) * 4;
   const partialAt = (part: number) => scratchAt + part * partialSize * 4;
+  const centerAt = center === undefined ? 0 : heapFloatOffset(wasm, center) * 4;
   module.split('sum_middle', parts, (part) => {
     if (byRows) {
       const [o0, o1] = partOf(outer, parts, part);
-      return [xAt, outAt + o0 * inner * 4, reduce, inner, o0, o1, 0, reduce];
+      return [xAt, centerAt, outAt + o0 * inner * 4, reduce, inner, o0, o1, 0, reduce];
     }
     const [r0, r1] = partOf(reduce, parts, part);
-    return [xAt, partialAt(part), reduce, inner, 0, outer, r0, r1];
+    return [xAt, centerAt, partialAt(part), reduce, inner, 0, outer, r0, r1];
   });
   const heap = wholeHeapF32(wasm);
   const outIndex = outAt / 4;
@@ -104,6 +106,44 @@ function sumMiddle(
   wasm.disposeData(scratch.dataId);
   return out;
 }
+
+/** Name of the kernel behind `meanSquaredDeviation` (registered for wasm by this package). */
+export const MEAN_SQUARED_DEVIATION = 'MmMeanSquaredDeviation';
+
+/**
+ * mean((x − mean)²) over a leading, contiguous block of axes, given `mean` with those axes kept
+ * as 1: the batch-norm variance in one read-only pass (no centred or squared copy of x).
+ * Undefined when the module cannot run it (the caller then uses tf ops).
+ */
+export function meanSquaredDeviationWasm(wasm: BackendWasm, x: TensorInfo, mean: TensorInfo, axes: number[]): TensorInfo | undefined {
+  const module = simdModuleFor(wasm);
+  const sorted = [...axes].sort((a, b) => a - b);
+  const rank = x.shape.length;
+  if (module === null || x.dtype !== 'float32' || mean.dtype !== 'float32' || sorted.length === 0) return undefined;
+  if (!sorted.every((a, i) => a === sorted[0] + i) || sorted[sorted.length - 1] === rank - 1) return undefined;
+  const outer = util.sizeFromShape(x.shape.slice(0, sorted[0]));
+  const reduce = util.sizeFromShape(x.shape.slice(sorted[0], sorted[sorted.length - 1] + 1));
+  const inner = util.sizeFromShape(x.shape.slice(sorted[sorted.length - 1] + 1));
+  if (util.sizeFromShape(mean.shape) !== outer * inner || reduce === 0) return undefined;
+  return sumMiddle(wasm, module, x, outer, reduce, inner, [...mean.shape], 1 / reduce, mean);
+}
+
+const meanSquaredDeviationKernel: KernelFunc = ({ inputs, backend, attrs }) => {
+  const wasm = backend as BackendWasm;
+  const { x, mean } = inputs as { x: TensorInfo; mean: TensorInfo };
+  const { axes } = attrs as unknown as { axes: number[] };
+  const out = meanSquaredDeviationWasm(wasm, x, mean, axes);
+  if (out !== undefined) return out;
+  // Shapes the module does not take: the same formula through stock kernels.
+  const centred = runWasmKernel(wasm, 'Sub', { a: x, b: mean });
+  const squared = runWasmKernel(wasm, 'Square', { x: centred });
+  const variance = runWasmKernel(wasm, 'Mean', { x: squared }, { axis: axes, keepDims: true });
+  wasm.disposeData(centred.dataId);
+  wasm.disposeData(squared.dataId);
+  return variance;
+};
+
+export const meanSquaredDeviationWasmConfig: KernelConfig = { kernelName: MEAN_SQUARED_DEVIATION, backendName: 'wasm', kernelFunc: meanSquaredDeviationKernel };
 
 export const sumWasm = makeReduce(Sum);
 export const meanWasm = makeReduce(Mean);
