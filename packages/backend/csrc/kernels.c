@@ -376,22 +376,30 @@ void unary(int op, const float* x, float* out, int begin, int end) {
 
 /*
  * Sums over the middle axis of x viewed as [outer, reduce, inner]:
- *   out[(o − o0)·inner + c] = Σ_{r ∈ [rStart, rEnd)} f(x[(o·reduce + r)·inner + c]),  o ∈ [o0, o1),
- * with f the identity, or, given `center` ([outer, inner]), f(v) = (v − center[o·inner + c])²
- * (the variance of batch normalisation without a centred copy of x). 16 channels at a time are
- * summed in registers over blocks of 128 rows, and the block sums added to out: float32
- * rounding grows with the number of blocks, not of rows.
+ *   out[(o − o0)·inner + c] = Σ_{r ∈ [rStart, rEnd)} f(x[i]),  i = (o·reduce + r)·inner + c,  o ∈ [o0, o1),
+ * with f(v) = v, or, given `center` ([outer, inner]), f(v) = (v − center[o·inner + c])² (the
+ * variance of batch normalisation), or, given `other` (shaped as x) too, f(v) = other[i]·(v − center)
+ * (its gradient's Σ dy·(x − mean)): one read-only pass, no centred or product copy of x.
+ * 16 channels at a time are summed in registers over blocks of 128 rows, and the block sums
+ * added to out: float32 rounding grows with the number of blocks, not of rows.
  */
-#define TERM(v, m) (center ? wasm_f32x4_mul(wasm_f32x4_sub(v, m), wasm_f32x4_sub(v, m)) : (v))
+#define TERM(v, m, w) \
+  (other ? wasm_f32x4_mul(w, wasm_f32x4_sub(v, m)) : center ? wasm_f32x4_mul(wasm_f32x4_sub(v, m), wasm_f32x4_sub(v, m)) : (v))
 EXPORT(sum_middle)
-void sum_middle(const float* x, const float* center, float* out, int reduce, int inner, int o0, int o1, int rStart, int rEnd) {
+void sum_middle(const float* x, const float* other, const float* center, float* out, int reduce, int inner, int o0, int o1,
+                int rStart, int rEnd) {
+  /* Without a center, `other` has no meaning here. */
+  if (!center) other = 0;
   for (int o = o0; o < o1; o++) {
     float* total = out + (o - o0) * inner;
     const float* mean = center ? center + o * inner : 0;
     for (int c = 0; c < inner; c++) total[c] = 0.0f;
     for (int r = rStart; r < rEnd; r += 128) {
       int rows = (r + 128 < rEnd ? r + 128 : rEnd) - r;
-      const float* block = x + (o * reduce + r) * inner;
+      int start = (o * reduce + r) * inner;
+      const float* block = x + start;
+      /* Read alongside x; x itself when there is no second operand (never used then). */
+      const float* block2 = other ? other + start : block;
       int c = 0;
       for (; c + 16 <= inner; c += 16) {
         v128_t s0 = wasm_f32x4_splat(0.0f), s1 = s0, s2 = s0, s3 = s0;
@@ -401,11 +409,12 @@ void sum_middle(const float* x, const float* center, float* out, int reduce, int
           m2 = wasm_v128_load(mean + c + 8); m3 = wasm_v128_load(mean + c + 12);
         }
         const float* row = block + c;
-        for (int q = 0; q < rows; q++, row += inner) {
-          s0 = wasm_f32x4_add(s0, TERM(wasm_v128_load(row), m0));
-          s1 = wasm_f32x4_add(s1, TERM(wasm_v128_load(row + 4), m1));
-          s2 = wasm_f32x4_add(s2, TERM(wasm_v128_load(row + 8), m2));
-          s3 = wasm_f32x4_add(s3, TERM(wasm_v128_load(row + 12), m3));
+        const float* row2 = block2 + c;
+        for (int q = 0; q < rows; q++, row += inner, row2 += inner) {
+          s0 = wasm_f32x4_add(s0, TERM(wasm_v128_load(row), m0, wasm_v128_load(row2)));
+          s1 = wasm_f32x4_add(s1, TERM(wasm_v128_load(row + 4), m1, wasm_v128_load(row2 + 4)));
+          s2 = wasm_f32x4_add(s2, TERM(wasm_v128_load(row + 8), m2, wasm_v128_load(row2 + 8)));
+          s3 = wasm_f32x4_add(s3, TERM(wasm_v128_load(row + 12), m3, wasm_v128_load(row2 + 12)));
         }
         wasm_v128_store(total + c, wasm_f32x4_add(wasm_v128_load(total + c), s0));
         wasm_v128_store(total + c + 4, wasm_f32x4_add(wasm_v128_load(total + c + 4), s1));
@@ -416,13 +425,19 @@ void sum_middle(const float* x, const float* center, float* out, int reduce, int
         v128_t s0 = wasm_f32x4_splat(0.0f);
         v128_t m0 = center ? wasm_v128_load(mean + c) : s0;
         const float* row = block + c;
-        for (int q = 0; q < rows; q++, row += inner) s0 = wasm_f32x4_add(s0, TERM(wasm_v128_load(row), m0));
+        const float* row2 = block2 + c;
+        for (int q = 0; q < rows; q++, row += inner, row2 += inner) {
+          s0 = wasm_f32x4_add(s0, TERM(wasm_v128_load(row), m0, wasm_v128_load(row2)));
+        }
         wasm_v128_store(total + c, wasm_f32x4_add(wasm_v128_load(total + c), s0));
       }
       for (; c < inner; c++) {
         float sum = 0.0f, m = center ? mean[c] : 0.0f;
         const float* row = block + c;
-        for (int q = 0; q < rows; q++, row += inner) sum += center ? (*row - m) * (*row - m) : *row;
+        const float* row2 = block2 + c;
+        for (int q = 0; q < rows; q++, row += inner, row2 += inner) {
+          sum += other ? *row2 * (*row - m) : center ? (*row - m) * (*row - m) : *row;
+        }
         total[c] += sum;
       }
     }

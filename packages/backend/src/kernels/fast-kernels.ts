@@ -3,7 +3,7 @@ import { conv2DBackpropInputWasmConfig } from './conv2d-backprop-input.js';
 import { maxPoolGradWasmConfig } from './max-pool-grad.js';
 import { tileWasmConfig } from './tile.js';
 import { castWasmConfig, identityWasmConfig } from './identity.js';
-import { meanSquaredDeviationWasmConfig, meanWasmConfig, sumWasmConfig } from './reduce.js';
+import { meanSquaredDeviationWasmConfig, meanWasmConfig, sumCenteredProductWasmConfig, sumWasmConfig } from './reduce.js';
 import { batchMatMulWasmConfig } from './batch-mat-mul.js';
 import { fusedBatchNormWasmConfig } from './batch-norm.js';
 import { conv2DWasmConfig, fusedConv2DWasmConfig } from './conv2d-simd.js';
@@ -19,6 +19,7 @@ export const FAST_WASM_KERNELS: readonly KernelConfig[] = [
   sumWasmConfig,
   meanWasmConfig,
   meanSquaredDeviationWasmConfig,
+  sumCenteredProductWasmConfig,
   identityWasmConfig,
   castWasmConfig,
   batchMatMulWasmConfig,

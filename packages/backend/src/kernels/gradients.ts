@@ -3,8 +3,11 @@ import {
   backend_util,
   clone,
   div,
+  engine,
   FusedBatchNorm,
+  getBackend,
   getGradient,
+  getKernel,
   Mean,
   mul,
   neg,
@@ -22,6 +25,7 @@ import {
   type NamedAttrMap,
   type Tensor,
 } from '@tensorflow/tfjs-core';
+import { SUM_CENTERED_PRODUCT } from './reduce.js';
 
 /**
  * Gradients of Sum and Mean that broadcast dy with one Tile instead of tfjs-core's
@@ -71,7 +75,11 @@ export const leanBatchNormGradient: GradConfig = {
     const factor = scale == null ? inverseStd : mul(inverseStd, scale);
     // Shared by several inputs' gradients, so computed here (the backprop's scope disposes them).
     const sumDy = reduce(g);
-    const sumDyCentered = reduce(mul(g, sub(x, mean)));
+    // On wasm, one read-only pass of this package's kernel instead of three full-size ops.
+    const sumDyCentered =
+      axes.length > 0 && getKernel(SUM_CENTERED_PRODUCT, getBackend()) !== undefined
+        ? reshape(engine().runKernel(SUM_CENTERED_PRODUCT, { x, dy: g, mean }, { axes } as never) as Tensor, mean.shape)
+        : reduce(mul(g, sub(x, mean)));
     return {
       x: () => mul(g, factor),
       mean: () => neg(mul(factor, sumDy)),

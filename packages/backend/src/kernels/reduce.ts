@@ -72,6 +72,7 @@ function sumMiddle(
   shape: number[],
   scale: number,
   center?: TensorInfo,
+  other?: TensorInfo,
 ): TensorInfo {
   const byRows = outer >= module.threads * 4;
   const parts = byRows ? chunkCount(module, outer) : chunkCount(module, reduce, 128);
@@ -84,13 +85,14 @@ function sumMiddle(
   const scratchAt = heapFloatOffset(wasm, scratch) * 4;
   const partialAt = (part: number) => scratchAt + part * partialSize * 4;
   const centerAt = center === undefined ? 0 : heapFloatOffset(wasm, center) * 4;
+  const otherAt = other === undefined ? 0 : heapFloatOffset(wasm, other) * 4;
   module.split('sum_middle', parts, (part) => {
     if (byRows) {
       const [o0, o1] = partOf(outer, parts, part);
-      return [xAt, centerAt, outAt + o0 * inner * 4, reduce, inner, o0, o1, 0, reduce];
+      return [xAt, otherAt, centerAt, outAt + o0 * inner * 4, reduce, inner, o0, o1, 0, reduce];
     }
     const [r0, r1] = partOf(reduce, parts, part);
-    return [xAt, centerAt, partialAt(part), reduce, inner, 0, outer, r0, r1];
+    return [xAt, otherAt, centerAt, partialAt(part), reduce, inner, 0, outer, r0, r1];
   });
   const heap = wholeHeapF32(wasm);
   const outIndex = outAt / 4;
@@ -107,32 +109,35 @@ function sumMiddle(
   return out;
 }
 
-/** Name of the kernel behind `meanSquaredDeviation` (registered for wasm by this package). */
+/** Kernels of this package behind the batch-norm statistics and their gradient (wasm only). */
 export const MEAN_SQUARED_DEVIATION = 'MmMeanSquaredDeviation';
+export const SUM_CENTERED_PRODUCT = 'MmSumCenteredProduct';
 
 /**
- * mean((x − mean)²) over a leading, contiguous block of axes, given `mean` with those axes kept
- * as 1: the batch-norm variance in one read-only pass (no centred or squared copy of x).
- * Undefined when the module cannot run it (the caller then uses tf ops).
+ * Over a leading, contiguous block of axes of x, given `center` with those axes kept as 1:
+ * mean((x − center)²) (the batch-norm variance), or with `other` (shaped as x) Σ other·(x − center)
+ * (its gradient's Σ dy·(x − mean)), each in one read-only pass. Undefined when the module
+ * cannot run it.
  */
-export function meanSquaredDeviationWasm(wasm: BackendWasm, x: TensorInfo, mean: TensorInfo, axes: number[]): TensorInfo | undefined {
+function centeredReductionWasm(wasm: BackendWasm, x: TensorInfo, center: TensorInfo, axes: number[], other?: TensorInfo): TensorInfo | undefined {
   const module = simdModuleFor(wasm);
   const sorted = [...axes].sort((a, b) => a - b);
   const rank = x.shape.length;
-  if (module === null || x.dtype !== 'float32' || mean.dtype !== 'float32' || sorted.length === 0) return undefined;
+  if (module === null || x.dtype !== 'float32' || center.dtype !== 'float32' || sorted.length === 0) return undefined;
+  if (other !== undefined && (other.dtype !== 'float32' || !util.arraysEqual(other.shape, x.shape))) return undefined;
   if (!sorted.every((a, i) => a === sorted[0] + i) || sorted[sorted.length - 1] === rank - 1) return undefined;
   const outer = util.sizeFromShape(x.shape.slice(0, sorted[0]));
   const reduce = util.sizeFromShape(x.shape.slice(sorted[0], sorted[sorted.length - 1] + 1));
   const inner = util.sizeFromShape(x.shape.slice(sorted[sorted.length - 1] + 1));
-  if (util.sizeFromShape(mean.shape) !== outer * inner || reduce === 0) return undefined;
-  return sumMiddle(wasm, module, x, outer, reduce, inner, [...mean.shape], 1 / reduce, mean);
+  if (util.sizeFromShape(center.shape) !== outer * inner || reduce === 0) return undefined;
+  return sumMiddle(wasm, module, x, outer, reduce, inner, [...center.shape], other === undefined ? 1 / reduce : 1, center, other);
 }
 
 const meanSquaredDeviationKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const wasm = backend as BackendWasm;
   const { x, mean } = inputs as { x: TensorInfo; mean: TensorInfo };
   const { axes } = attrs as unknown as { axes: number[] };
-  const out = meanSquaredDeviationWasm(wasm, x, mean, axes);
+  const out = centeredReductionWasm(wasm, x, mean, axes);
   if (out !== undefined) return out;
   // Shapes the module does not take: the same formula through stock kernels.
   const centred = runWasmKernel(wasm, 'Sub', { a: x, b: mean });
@@ -143,7 +148,24 @@ const meanSquaredDeviationKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   return variance;
 };
 
+/** Σ dy·(x − mean) over `axes`, shaped as `mean`. */
+const sumCenteredProductKernel: KernelFunc = ({ inputs, backend, attrs }) => {
+  const wasm = backend as BackendWasm;
+  const { x, dy, mean } = inputs as { x: TensorInfo; dy: TensorInfo; mean: TensorInfo };
+  const { axes } = attrs as unknown as { axes: number[] };
+  const out = centeredReductionWasm(wasm, x, mean, axes, dy);
+  if (out !== undefined) return out;
+  const centred = runWasmKernel(wasm, 'Sub', { a: x, b: mean });
+  const product = runWasmKernel(wasm, 'Multiply', { a: dy, b: centred });
+  const total = runWasmKernel(wasm, 'Sum', { x: product }, { axis: axes, keepDims: true });
+  wasm.disposeData(centred.dataId);
+  wasm.disposeData(product.dataId);
+  total.shape = [...mean.shape];
+  return total;
+};
+
 export const meanSquaredDeviationWasmConfig: KernelConfig = { kernelName: MEAN_SQUARED_DEVIATION, backendName: 'wasm', kernelFunc: meanSquaredDeviationKernel };
+export const sumCenteredProductWasmConfig: KernelConfig = { kernelName: SUM_CENTERED_PRODUCT, backendName: 'wasm', kernelFunc: sumCenteredProductKernel };
 
 export const sumWasm = makeReduce(Sum);
 export const meanWasm = makeReduce(Mean);
