@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { KERNELS_WASM_SOURCE_HASH } from './kernels-wasm.generated.js';
 import { chunkCount, createSimdModule, partOf } from './simd-module.js';
 import { webAssembly } from './webassembly.js';
 
@@ -12,6 +15,13 @@ function sharedHeap(count: number) {
   const [a, b, out] = [1024, 1024 + bytes, 1024 + 2 * bytes];
   return { memory, heap, a, b, out };
 }
+
+describe('kernel module build', () => {
+  it('was built from the current csrc/kernels.c (rebuild: pnpm --filter @mm/backend build:wasm)', () => {
+    const source = readFileSync(new URL('../../../csrc/kernels.c', import.meta.url));
+    expect(createHash('sha256').update(source).digest('hex').slice(0, 16)).toBe(KERNELS_WASM_SOURCE_HASH);
+  });
+});
 
 describe('kernel module pool (2 threads on a shared heap)', () => {
   it('runs every chunk exactly once, call after call (no chunk lost or run twice across jobs)', () => {
