@@ -72,19 +72,9 @@ static void conv2d_tile_gathered(const float* x, const float* packed, const floa
                                  int n0, int ih0, int iw0, int n1, int ih1, int iw1, int n2, int ih2, int iw2,
                                  int n3, int ih3, int iw3) {
   int K = KH * KW * Ci;
-  int span = KW * Ci;
 #define GATHER(i)                                                                  \
   {                                                                                \
     float* d = panel + i * K;                                                      \
-    if (dw == 1 && ih##i >= 0 && ih##i + (KH - 1) * dh < H && iw##i >= 0 && iw##i + KW - 1 < W) { \
-      /* Window inside x: per filter row, KW·Ci consecutive floats. */             \
-      for (int kh = 0; kh < KH; kh++, d += span) {                                 \
-        const float* from = x + ((n##i * H + ih##i + kh * dh) * W + iw##i) * Ci;   \
-        int e = 0;                                                                 \
-        for (; e + 4 <= span; e += 4) wasm_v128_store(d + e, wasm_v128_load(from + e)); \
-        for (; e < span; e++) d[e] = from[e];                                      \
-      }                                                                            \
-    } else                                                                         \
     for (int kh = 0; kh < KH; kh++)                                                \
       for (int kw = 0; kw < KW; kw++) {                                            \
         int ih = ih##i + kh * dh, iw = iw##i + kw * dw;                            \
