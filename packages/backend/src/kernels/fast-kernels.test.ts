@@ -179,65 +179,42 @@ describe('fast wasm kernels match the cpu backend', () => {
     }
   });
 
-  describe('MmMeanSquaredDeviation (batch-norm variance in one pass) matches mean((x − mean)²) on cpu', () => {
+  describe('batch-norm sums in one pass (kernels of this package) match the tf ops on cpu', () => {
     const CASES = [
       { x: [64, 9, 9, 16], axes: [0, 1, 2] },
       { x: [300, 100, 3], axes: [0, 1] },
       { x: [20, 7, 7, 32], axes: [1, 2] },
       { x: [6, 5, 7], axes: [2] },
     ];
-    for (const [i, c] of CASES.entries()) {
-      it(`${JSON.stringify(c.x)} over ${JSON.stringify(c.axes)}${c.axes.includes(c.x.length - 1) ? ' (stock kernels)' : ''}`, async () => {
-        const values = randomValues(size(c.x), 990 + i).map((v) => 3 * v + 2);
-        const variance = async (backend: string) => {
-          await tf.setBackend(backend);
-          return tf.tidy(() => {
-            const x = tf.tensor(values, c.x);
-            const mean = tf.mean(x, c.axes, true);
-            const out =
-              backend === 'wasm'
-                ? (tf.engine().runKernel('MmMeanSquaredDeviation', { x, mean }, { axes: c.axes } as never) as tf.Tensor)
-                : tf.mean(tf.square(tf.sub(x, mean)), c.axes, true);
-            return { shape: out.shape, values: Float32Array.from(out.dataSync() as Float32Array) };
-          });
-        };
-        const expected = await variance('cpu');
-        const actual = await variance('wasm');
-        expect(actual.shape).toEqual(expected.shape);
-        expect(relativeError(actual.values, expected.values)).toBeLessThanOrEqual(RELATIVE_TOLERANCE);
-      });
-    }
-  });
-
-  describe('MmSumCenteredProduct (Σ dy·(x − mean) of the batch-norm gradient) matches the tf ops on cpu', () => {
-    const CASES = [
-      { x: [64, 9, 9, 16], axes: [0, 1, 2] },
-      { x: [300, 100, 3], axes: [0, 1] },
-      { x: [20, 7, 7, 32], axes: [1, 2] },
-      { x: [6, 5, 7], axes: [2] },
-    ];
-    for (const [i, c] of CASES.entries()) {
-      it(`${JSON.stringify(c.x)} over ${JSON.stringify(c.axes)}${c.axes.includes(c.x.length - 1) ? ' (stock kernels)' : ''}`, async () => {
-        const xValues = randomValues(size(c.x), 1100 + i).map((v) => 3 * v + 2);
-        const dyValues = randomValues(size(c.x), 1200 + i);
-        const sums = async (backend: string) => {
-          await tf.setBackend(backend);
-          return tf.tidy(() => {
-            const x = tf.tensor(xValues, c.x);
-            const dy = tf.tensor(dyValues, c.x);
-            const mean = tf.mean(x, c.axes, true);
-            const out =
-              backend === 'wasm'
-                ? (tf.engine().runKernel('MmSumCenteredProduct', { x, dy, mean }, { axes: c.axes } as never) as tf.Tensor)
-                : tf.sum(tf.mul(dy, tf.sub(x, mean)), c.axes, true);
-            return { shape: out.shape, values: Float32Array.from(out.dataSync() as Float32Array) };
-          });
-        };
-        const expected = await sums('cpu');
-        const actual = await sums('wasm');
-        expect(actual.shape).toEqual(expected.shape);
-        expect(relativeError(actual.values, expected.values)).toBeLessThanOrEqual(RELATIVE_TOLERANCE);
-      });
+    // Each kernel and the tf-op formula it replaces.
+    const KERNELS = {
+      MmMeanSquaredDeviation: (x: tf.Tensor, dy: tf.Tensor, mean: tf.Tensor, axes: number[]) => tf.mean(tf.square(tf.sub(x, mean)), axes, true),
+      MmSumCenteredProduct: (x: tf.Tensor, dy: tf.Tensor, mean: tf.Tensor, axes: number[]) => tf.sum(tf.mul(dy, tf.sub(x, mean)), axes, true),
+    };
+    for (const [kernel, formula] of Object.entries(KERNELS)) {
+      for (const [i, c] of CASES.entries()) {
+        it(`${kernel} ${JSON.stringify(c.x)} over ${JSON.stringify(c.axes)}${c.axes.includes(c.x.length - 1) ? ' (stock kernels)' : ''}`, async () => {
+          const xValues = randomValues(size(c.x), 1100 + i).map((v) => 3 * v + 2);
+          const dyValues = randomValues(size(c.x), 1200 + i);
+          const compute = async (backend: string) => {
+            await tf.setBackend(backend);
+            return tf.tidy(() => {
+              const x = tf.tensor(xValues, c.x);
+              const dy = tf.tensor(dyValues, c.x);
+              const mean = tf.mean(x, c.axes, true);
+              const out =
+                backend === 'wasm'
+                  ? (tf.engine().runKernel(kernel, { x, dy, mean }, { axes: c.axes } as never) as tf.Tensor)
+                  : formula(x, dy, mean, c.axes);
+              return { shape: out.shape, values: Float32Array.from(out.dataSync() as Float32Array) };
+            });
+          };
+          const expected = await compute('cpu');
+          const actual = await compute('wasm');
+          expect(actual.shape).toEqual(expected.shape);
+          expect(relativeError(actual.values, expected.values)).toBeLessThanOrEqual(RELATIVE_TOLERANCE);
+        });
+      }
     }
   });
 
