@@ -20,14 +20,11 @@ import { heapFloatOffset, runWasmKernel, wholeHeapF32 } from './wasm-util.js';
 
 const bytes = (wasm: BackendWasm, t: TensorInfo) => heapFloatOffset(wasm, t) * 4;
 
-function isFloatNhwc(...tensors: TensorInfo[]): boolean {
+function allFloat32(...tensors: TensorInfo[]): boolean {
   return tensors.every((t) => t.dtype === 'float32');
 }
 
-/**
- * y = act(conv(x, w) + bias) in one pass (bias and ReLU in the tile's epilogue).
- * `packedFilter` lets the input gradient pass a rotated filter; otherwise `filter` is packed here.
- */
+/** Sizes of one convolution as the module's conv2d sees it (the input gradient swaps roles). */
 interface ConvGeometry {
   batch: number; inHeight: number; inWidth: number; inChannels: number;
   outHeight: number; outWidth: number; outChannels: number;
@@ -36,6 +33,10 @@ interface ConvGeometry {
   padTop: number; padLeft: number;
 }
 
+/**
+ * y = act(conv(x, w) + bias) in one pass (bias and ReLU in the tile's epilogue), with `packed`
+ * the filter already in conv2d's [Co/8][K][8] layout (rotated for the input gradient).
+ */
 function runConv(
   wasm: BackendWasm,
   module: SimdModule,
@@ -157,7 +158,7 @@ export function conv2DForwardSimd(
   relu = false,
 ): TensorInfo | undefined {
   const module = simdModuleFor(wasm);
-  if (module === null || info.dataFormat !== 'channelsLast' || !isFloatNhwc(x, filter, ...(bias ? [bias] : []))) return undefined;
+  if (module === null || info.dataFormat !== 'channelsLast' || !allFloat32(x, filter, ...(bias ? [bias] : []))) return undefined;
   if (info.outChannels % 8 !== 0 || (bias !== undefined && util.sizeFromShape(bias.shape) !== info.outChannels)) return undefined;
   const geometry: ConvGeometry = {
     batch: info.batchSize,
@@ -186,7 +187,7 @@ export function conv2DInputGradientSimd(
   info: backend_util.Conv2DInfo,
 ): TensorInfo | undefined {
   const module = simdModuleFor(wasm);
-  if (module === null || info.dataFormat !== 'channelsLast' || !isFloatNhwc(dy, filter)) return undefined;
+  if (module === null || info.dataFormat !== 'channelsLast' || !allFloat32(dy, filter)) return undefined;
   if (info.strideHeight !== 1 || info.strideWidth !== 1 || info.inChannels % 8 !== 0) return undefined;
   const geometry: ConvGeometry = {
     batch: info.batchSize,
@@ -219,7 +220,7 @@ export function conv2DFilterGradientSimd(
   info: backend_util.Conv2DInfo,
 ): TensorInfo | undefined {
   const module = simdModuleFor(wasm);
-  if (module === null || info.dataFormat !== 'channelsLast' || !isFloatNhwc(x, dy) || info.outChannels % 8 !== 0) return undefined;
+  if (module === null || info.dataFormat !== 'channelsLast' || !allFloat32(x, dy) || info.outChannels % 8 !== 0) return undefined;
   if (info.inChannels >= MIN_CHANNELS_FOR_CONVOLUTION_FORM) return filterGradientAsConvolution(wasm, module, x, dy, info);
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
   const out = wasm.makeOutput([filterHeight, filterWidth, inChannels, outChannels], 'float32');
