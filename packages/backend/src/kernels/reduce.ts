@@ -142,7 +142,8 @@ const meanSquaredDeviationKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   // Shapes the module does not take: the same formula through stock kernels.
   const centred = runWasmKernel(wasm, 'Sub', { a: x, b: mean });
   const squared = runWasmKernel(wasm, 'Square', { x: centred });
-  const variance = runWasmKernel(wasm, 'Mean', { x: squared }, { axis: axes, keepDims: true });
+  // This package's Mean (XNNPACK AvgPool without the module), not the stock one that transposes first.
+  const variance = meanWasm({ inputs: { x: squared }, backend: wasm, attrs: { axis: axes, keepDims: true } }) as TensorInfo;
   wasm.disposeData(centred.dataId);
   wasm.disposeData(squared.dataId);
   return variance;
@@ -157,7 +158,7 @@ const sumCenteredProductKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   if (out !== undefined) return out;
   const centred = runWasmKernel(wasm, 'Sub', { a: x, b: mean });
   const product = runWasmKernel(wasm, 'Multiply', { a: dy, b: centred });
-  const total = runWasmKernel(wasm, 'Sum', { x: product }, { axis: axes, keepDims: true });
+  const total = sumWasm({ inputs: { x: product }, backend: wasm, attrs: { axis: axes, keepDims: true } }) as TensorInfo;
   wasm.disposeData(centred.dataId);
   wasm.disposeData(product.dataId);
   total.shape = [...mean.shape];
