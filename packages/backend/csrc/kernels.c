@@ -62,107 +62,12 @@ void pack_filter(const float* w, float* packed, int KH, int KW, int Ci, int Co, 
 #define RELU(i) c##i##a = wasm_f32x4_max(c##i##a, z); c##i##b = wasm_f32x4_max(c##i##b, z);
 
 /*
- * One 4-pixel tile of conv2d for few input channels (Ci < 8, e.g. an RGB or gray first layer):
- * with only Ci values per tap, per-tap pointer lists cost more than the products, so the
- * tile's im2col rows (4 × KH·KW·Ci, zeros for the padding) are gathered into `panel` once and
- * every 8 output channels run one flat loop over them.
+ * The 4×8 FMA register tiles of one 4-pixel tile of conv2d, over every 8 output channels. Its
+ * own (not inlined) function: V8's code for this loop was measurably slower, by up to 20 %,
+ * depending on what else the enclosing function held.
  */
-static void conv2d_tile_gathered(const float* x, const float* packed, const float* bias, float* o, float* panel,
-                                 int H, int W, int Ci, int Co, int KH, int KW, int dh, int dw, int relu, int rows,
-                                 int n0, int ih0, int iw0, int n1, int ih1, int iw1, int n2, int ih2, int iw2,
-                                 int n3, int ih3, int iw3) {
-  int K = KH * KW * Ci;
-#define GATHER(i)                                                                  \
-  {                                                                                \
-    float* d = panel + i * K;                                                      \
-    for (int kh = 0; kh < KH; kh++)                                                \
-      for (int kw = 0; kw < KW; kw++) {                                            \
-        int ih = ih##i + kh * dh, iw = iw##i + kw * dw;                            \
-        if (ih >= 0 && ih < H && iw >= 0 && iw < W) {                              \
-          const float* from = x + ((n##i * H + ih) * W + iw) * Ci;                 \
-          for (int ci = 0; ci < Ci; ci++) *d++ = from[ci];                         \
-        } else {                                                                   \
-          for (int ci = 0; ci < Ci; ci++) *d++ = 0.0f;                             \
-        }                                                                          \
-      }                                                                            \
-  }
-  REP4(GATHER)
-  const float *a0 = panel, *a1 = panel + K, *a2 = panel + 2 * K, *a3 = panel + 3 * K;
-  for (int cb = 0; cb < Co; cb += 8) {
-    const float* wk = packed + cb * K;
-    v128_t c0a = wasm_f32x4_splat(0.0f), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a, c3a = c0a, c3b = c0a;
-    for (int k = 0; k < K; k++, wk += 8) {
-      v128_t w0 = wasm_v128_load(wk), w1 = wasm_v128_load(wk + 4);
-      v128_t xv = SPLAT(a0 + k);
-      c0a = MADD(xv, w0, c0a); c0b = MADD(xv, w1, c0b);
-      xv = SPLAT(a1 + k);
-      c1a = MADD(xv, w0, c1a); c1b = MADD(xv, w1, c1b);
-      xv = SPLAT(a2 + k);
-      c2a = MADD(xv, w0, c2a); c2b = MADD(xv, w1, c2b);
-      xv = SPLAT(a3 + k);
-      c3a = MADD(xv, w0, c3a); c3b = MADD(xv, w1, c3b);
-    }
-    if (bias) {
-      v128_t b0 = wasm_v128_load(bias + cb), b1 = wasm_v128_load(bias + cb + 4);
-      REP4(ADD_BIAS)
-    }
-    if (relu) {
-      v128_t z = wasm_f32x4_splat(0.0f);
-      REP4(RELU)
-    }
-    float* oc = o + cb;
-#define STORE_GATHERED(i) if (i < rows) { wasm_v128_store(oc + i * Co, c##i##a); wasm_v128_store(oc + i * Co + 4, c##i##b); }
-    REP4(STORE_GATHERED)
-  }
-}
-
-/*
- * out[p, co] = act(bias[co] + Σ_{kh,kw,ci} x[n, oh·sh + kh·dh − pt, ow·sw + kw·dw − pl, ci] · w[kh,kw,ci,co])
- * for the output pixels p = (n, oh, ow) in [p0, p1), without an im2col copy: each 4-pixel
- * tile first lists, per filter tap, where its 4 input rows start (or a row of zeros when the
- * tap falls into the padding), then runs 4×8 register tiles over every 8 output channels.
- * ptrs: scratch for KH·KW·4 pointers, or 4·KH·KW·Ci floats when Ci < 8; zeros: Ci zeros;
- * bias may be 0; relu: 0 or 1.
- */
-EXPORT(conv2d)
-void conv2d(const float* x, const float* packed, const float* bias, float* out, const float* zeros, const float** ptrs,
-            int H, int W, int Ci, int OH, int OW, int Co, int KH, int KW, int sh, int sw, int dh, int dw,
-            int pt, int pl, int relu, int p0, int p1) {
-  int K = KH * KW * Ci;
-  int taps = KH * KW;
-  /* Output coordinates advance pixel by pixel (no division per tile: with few input channels
-   * the divisions cost as much as the products). */
-  int nextN = p0 / (OH * OW), nextOh = (p0 - nextN * OH * OW) / OW, nextOw = p0 - nextN * OH * OW - nextOh * OW;
-#define STEP_FROM(i, j)                                               \
-  int n##i = n##j, oh##i = oh##j, ow##i = ow##j + 1;                  \
-  if (ow##i == OW) { ow##i = 0; if (++oh##i == OH) { oh##i = 0; n##i++; } } \
-  if (p + i >= p1) { n##i = n##j; oh##i = oh##j; ow##i = ow##j; }
-  for (int p = p0; p < p1; p += 4) {
-    int n0 = nextN, oh0 = nextOh, ow0 = nextOw;
-    STEP_FROM(1, 0)
-    STEP_FROM(2, 1)
-    STEP_FROM(3, 2)
-    nextN = n3; nextOh = oh3; nextOw = ow3 + 1;
-    if (nextOw == OW) { nextOw = 0; if (++nextOh == OH) { nextOh = 0; nextN++; } }
-#define LOCATE(i) int ih##i = oh##i * sh - pt, iw##i = ow##i * sw - pl;
-    REP4(LOCATE)
-    int rows = p1 - p < 4 ? p1 - p : 4;
-    if (Ci < 8) {
-      conv2d_tile_gathered(x, packed, bias, out + p * Co, (float*)ptrs, H, W, Ci, Co, KH, KW, dh, dw, relu, rows,
-                           n0, ih0, iw0, n1, ih1, iw1, n2, ih2, iw2, n3, ih3, iw3);
-      continue;
-    }
-    const float** slot = ptrs;
-    for (int kh = 0; kh < KH; kh++)
-      for (int kw = 0; kw < KW; kw++) {
-#define POINT(i)                                                                             \
-  {                                                                                          \
-    int ih = ih##i + kh * dh, iw = iw##i + kw * dw;                                          \
-    *slot++ = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x + ((n##i * H + ih) * W + iw) * Ci \
-                                                       : zeros;                             \
-  }
-        REP4(POINT)
-      }
+__attribute__((noinline)) static void conv2d_tile(const float** ptrs, const float* packed, const float* bias,
+                                                  float* outTile, int K, int Ci, int Co, int taps, int relu, int rows) {
     for (int cb = 0; cb < Co; cb += 8) {
       const float* wk = packed + cb * K;
 #define ZERO(i) v128_t c##i##a = wasm_f32x4_splat(0.0f), c##i##b = c##i##a;
@@ -189,10 +94,54 @@ void conv2d(const float* x, const float* packed, const float* bias, float* out, 
         v128_t z = wasm_f32x4_splat(0.0f);
         REP4(RELU)
       }
-      float* o = out + p * Co + cb;
+      float* o = outTile + cb;
 #define STORE(i) if (i < rows) { wasm_v128_store(o + i * Co, c##i##a); wasm_v128_store(o + i * Co + 4, c##i##b); }
       REP4(STORE)
     }
+}
+
+/*
+ * out[p, co] = act(bias[co] + Σ_{kh,kw,ci} x[n, oh·sh + kh·dh − pt, ow·sw + kw·dw − pl, ci] · w[kh,kw,ci,co])
+ * for the output pixels p = (n, oh, ow) in [p0, p1), without an im2col copy: each 4-pixel
+ * tile first lists, per filter tap, where its 4 input rows start (or a row of zeros when the
+ * tap falls into the padding), then runs 4×8 register tiles over every 8 output channels.
+ * ptrs: scratch for KH·KW·4 pointers; zeros: Ci zeros; bias may be 0; relu: 0 or 1.
+ */
+EXPORT(conv2d)
+void conv2d(const float* x, const float* packed, const float* bias, float* out, const float* zeros, const float** ptrs,
+            int H, int W, int Ci, int OH, int OW, int Co, int KH, int KW, int sh, int sw, int dh, int dw,
+            int pt, int pl, int relu, int p0, int p1) {
+  int K = KH * KW * Ci;
+  int taps = KH * KW;
+  /* Output coordinates advance pixel by pixel (no division per tile: with few input channels
+   * the divisions cost as much as the products). */
+  int nextN = p0 / (OH * OW), nextOh = (p0 - nextN * OH * OW) / OW, nextOw = p0 - nextN * OH * OW - nextOh * OW;
+#define STEP_FROM(i, j)                                               \
+  int n##i = n##j, oh##i = oh##j, ow##i = ow##j + 1;                  \
+  if (ow##i == OW) { ow##i = 0; if (++oh##i == OH) { oh##i = 0; n##i++; } } \
+  if (p + i >= p1) { n##i = n##j; oh##i = oh##j; ow##i = ow##j; }
+  for (int p = p0; p < p1; p += 4) {
+    int n0 = nextN, oh0 = nextOh, ow0 = nextOw;
+    STEP_FROM(1, 0)
+    STEP_FROM(2, 1)
+    STEP_FROM(3, 2)
+    nextN = n3; nextOh = oh3; nextOw = ow3 + 1;
+    if (nextOw == OW) { nextOw = 0; if (++nextOh == OH) { nextOh = 0; nextN++; } }
+#define LOCATE(i) int ih##i = oh##i * sh - pt, iw##i = ow##i * sw - pl;
+    REP4(LOCATE)
+    int rows = p1 - p < 4 ? p1 - p : 4;
+    const float** slot = ptrs;
+    for (int kh = 0; kh < KH; kh++)
+      for (int kw = 0; kw < KW; kw++) {
+#define POINT(i)                                                                             \
+  {                                                                                          \
+    int ih = ih##i + kh * dh, iw = iw##i + kw * dw;                                          \
+    *slot++ = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x + ((n##i * H + ih) * W + iw) * Ci \
+                                                       : zeros;                             \
+  }
+        REP4(POINT)
+      }
+    conv2d_tile(ptrs, packed, bias, out + p * Co, K, Ci, Co, taps, relu, rows);
   }
 }
 

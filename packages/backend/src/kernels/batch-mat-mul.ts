@@ -52,8 +52,8 @@ function matMulInModule(wasm: BackendWasm, a: TensorInfo, b: TensorInfo, transpo
   const packed = wasm.makeOutput([k * n], 'float32');
   const rowsOfA = transposeA ? wasm.makeOutput([m * k], 'float32') : undefined;
   const parts = chunkCount(module, m, 16);
-  // Per chunk: conv2d's 4 row pointers, or its 4×K gathered rows when K < 8; then K zeros.
-  const slots = Math.max(4, k < 8 ? 4 * k : 4);
+  // Per chunk: conv2d's 4 row pointers; then K zeros.
+  const slots = 4;
   const scratch = wasm.makeOutput([parts * slots + k], 'float32');
   const at = (t: TensorInfo) => heapFloatOffset(wasm, t) * 4;
   const zerosAt = at(scratch) + parts * slots * 4;

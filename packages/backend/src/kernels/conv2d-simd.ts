@@ -50,9 +50,8 @@ function runConv(
   const out = wasm.makeOutput([g.batch, g.outHeight, g.outWidth, g.outChannels], 'float32');
   const taps = g.filterHeight * g.filterWidth;
   const parts = chunkCount(module, g.batch * g.outHeight * g.outWidth, 64);
-  // Per chunk: KH·KW·4 row pointers (or, below 8 input channels, the tile's 4 im2col rows);
-  // one shared row of zeros for taps in the padding.
-  const slots = g.inChannels < 8 ? Math.max(taps * 4, 4 * taps * g.inChannels) : taps * 4;
+  // Per chunk: KH·KW·4 row pointers; one shared row of zeros for taps in the padding.
+  const slots = taps * 4;
   const scratch = wasm.makeOutput([parts * slots + g.inChannels], 'float32');
   const scratchAt = bytes(wasm, scratch);
   const zerosAt = scratchAt + parts * slots * 4;
