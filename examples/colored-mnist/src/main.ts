@@ -17,7 +17,7 @@ Usage: pnpm --filter @mm/example-colored-mnist start -- [options]
 
 Modes
   (default)          reduced-scale Table 1: uni-modal (colored, gray), vanilla, RUBi, random and
-                     guided, ~7 minutes on a 2-core CPU; prints the table beside the paper's
+                     guided, ~6 minutes on a 2-core CPU; prints the table beside the paper's
   --full             the paper's setting: 60,000 samples, batch 128, SGD lr 0.01 momentum 0.9,
                      alpha 0.1, Q 5, until 100% training accuracy, best-validation checkpoint, 3 seeds
   --sweep            §6.2: vanilla models over log-uniform learning rates and seeds for the pairs
