@@ -1,6 +1,7 @@
 import { BatchMatMul, util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { heapF32, heapFloatOffset, runWasmKernel, wholeHeapF32 } from './wasm-util.js';
+import { heapByteOffset, heapF32, runWasmKernel, wholeHeapF32 } from './wasm-util.js';
+import { rowProductArgs } from './conv2d-simd.js';
 import { chunkCount, partOf, simdModuleFor } from './simd/simd-module.js';
 
 interface BatchMatMulAttrs {
@@ -55,7 +56,7 @@ function matMulInModule(wasm: BackendWasm, a: TensorInfo, b: TensorInfo, transpo
   // Per chunk: conv2d's 4 row pointers; then K zeros.
   const slots = 4;
   const scratch = wasm.makeOutput([parts * slots + k], 'float32');
-  const at = (t: TensorInfo) => heapFloatOffset(wasm, t) * 4;
+  const at = (t: TensorInfo) => heapByteOffset(wasm, t);
   const zerosAt = at(scratch) + parts * slots * 4;
   wholeHeapF32(wasm).fill(0, zerosAt / 4, zerosAt / 4 + k);
   for (let i = 0; i < batch; i++) {
@@ -67,10 +68,9 @@ function matMulInModule(wasm: BackendWasm, a: TensorInfo, b: TensorInfo, transpo
     }
     module.call('pack_matrix', [at(b) + i * k * n * 4, at(packed), k, n, transposeB ? 1 : 0]);
     const outAt = at(out) + i * m * n * 4;
-    module.split('conv2d', parts, (part) => [
-      rowsAt, at(packed), 0, outAt, zerosAt, at(scratch) + part * slots * 4,
-      1, 1, k, 1, 1, n, 1, 1, 1, 1, 1, 1, 0, 0, 0, ...partOf(m, parts, part, 4),
-    ]);
+    module.split('conv2d', parts, (part) =>
+      rowProductArgs(rowsAt, at(packed), outAt, zerosAt, at(scratch) + part * slots * 4, k, n, ...partOf(m, parts, part, 4)),
+    );
   }
   for (const t of [packed, scratch, ...(rowsOfA ? [rowsOfA] : [])]) wasm.disposeData(t.dataId);
   return out;

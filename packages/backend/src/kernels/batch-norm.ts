@@ -1,6 +1,6 @@
 import { FusedBatchNorm, util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { heapF32, heapFloatOffset, runWasmKernel } from './wasm-util.js';
+import { heapByteOffset, heapF32, runWasmKernel } from './wasm-util.js';
 import { chunkCount, partOf, simdModuleFor } from './simd/simd-module.js';
 
 /**
@@ -54,7 +54,7 @@ export const fusedBatchNormWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   if (module !== null) {
     out = wasm.makeOutput(x.shape, 'float32');
     const rows = util.sizeFromShape(x.shape) / channels;
-    const at = (t: TensorInfo) => heapFloatOffset(wasm, t) * 4;
+    const at = (t: TensorInfo) => heapByteOffset(wasm, t);
     const fixed = [at(x), at(factor), at(shift), at(out), channels];
     const parts = chunkCount(module, rows, Math.ceil(8192 / channels));
     module.split('scale_shift_rows', parts, (part) => [...fixed, ...partOf(rows, parts, part)]);

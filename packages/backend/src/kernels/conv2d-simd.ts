@@ -9,7 +9,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { chunkCount, partOf, simdModuleFor, type SimdModule } from './simd/simd-module.js';
-import { heapFloatOffset, runWasmKernel, wholeHeapF32 } from './wasm-util.js';
+import { heapByteOffset, heapFloatOffset, runWasmKernel, wholeHeapF32 } from './wasm-util.js';
 
 /**
  * Conv2D forward, input gradient and filter gradient through the @mm/backend kernel
@@ -17,8 +17,6 @@ import { heapFloatOffset, runWasmKernel, wholeHeapF32 } from './wasm-util.js';
  * for float32 NHWC with output channels a multiple of 8. Anything else returns undefined and
  * the caller uses the XNNPACK-based path.
  */
-
-const bytes = (wasm: BackendWasm, t: TensorInfo) => heapFloatOffset(wasm, t) * 4;
 
 function allFloat32(...tensors: TensorInfo[]): boolean {
   return tensors.every((t) => t.dtype === 'float32');
@@ -53,11 +51,11 @@ function runConv(
   // Per chunk: KH·KW·4 row pointers; one shared row of zeros for taps in the padding.
   const slots = taps * 4;
   const scratch = wasm.makeOutput([parts * slots + g.inChannels], 'float32');
-  const scratchAt = bytes(wasm, scratch);
+  const scratchAt = heapByteOffset(wasm, scratch);
   const zerosAt = scratchAt + parts * slots * 4;
   wholeHeapF32(wasm).fill(0, zerosAt / 4, zerosAt / 4 + g.inChannels);
   const pixels = g.batch * g.outHeight * g.outWidth;
-  const fixed = [bytes(wasm, x), bytes(wasm, packed), bias === undefined ? 0 : bytes(wasm, bias), bytes(wasm, out), zerosAt];
+  const fixed = [heapByteOffset(wasm, x), heapByteOffset(wasm, packed), bias === undefined ? 0 : heapByteOffset(wasm, bias), heapByteOffset(wasm, out), zerosAt];
   const shape = [
     g.inHeight, g.inWidth, g.inChannels, g.outHeight, g.outWidth, g.outChannels, g.filterHeight, g.filterWidth,
     g.strideHeight, g.strideWidth, g.dilationHeight, g.dilationWidth, g.padTop, g.padLeft, relu ? 1 : 0,
@@ -76,6 +74,15 @@ function runConv(
  * while at 16–32 channels the transforms eat the saving.
  */
 const MIN_CHANNELS_FOR_WINOGRAD = 64;
+
+/**
+ * conv2d's arguments for out[r] = a[r]·B over the rows [r0, r1) of a [rows, K] matrix, as a 1×1
+ * convolution of K channels: B packed [N/8][K][8], `ptrs` 4 pointer slots, `zeros` K zeros
+ * (never read: a 1×1 unpadded convolution has no taps in padding). All offsets in bytes.
+ */
+export function rowProductArgs(a: number, packed: number, out: number, zeros: number, ptrs: number, k: number, n: number, r0: number, r1: number): number[] {
+  return [a, packed, 0, out, zeros, ptrs, 1, 1, k, 1, 1, n, 1, 1, 1, 1, 1, 1, 0, 0, 0, r0, r1];
+}
 
 function winogradApplies(g: ConvGeometry): boolean {
   return (
@@ -115,25 +122,25 @@ function runWinograd(
   const scratch = wasm.makeOutput([products * 4 + inC], 'float32');
   const out = wasm.makeOutput([g.batch, g.outHeight, g.outWidth, outC], 'float32');
   const [filterIn, filterOut] = [filter.shape[2], filter.shape[3]];
-  module.call('winograd_filter', [bytes(wasm, filter), bytes(wasm, u), filterIn, filterOut, rotate ? 1 : 0]);
+  module.call('winograd_filter', [heapByteOffset(wasm, filter), heapByteOffset(wasm, u), filterIn, filterOut, rotate ? 1 : 0]);
   const tileParts = chunkCount(module, tiles, 64);
   module.split('winograd_input', tileParts, (part) => [
-    bytes(wasm, x), bytes(wasm, v), g.inHeight, g.inWidth, inC, tileRows, tileColumns, tiles, g.padTop, g.padLeft,
+    heapByteOffset(wasm, x), heapByteOffset(wasm, v), g.inHeight, g.inWidth, inC, tileRows, tileColumns, tiles, g.padTop, g.padLeft,
     ...partOf(tiles, tileParts, part),
   ]);
-  const [uAt, vAt, mAt, scratchAt] = [bytes(wasm, u), bytes(wasm, v), bytes(wasm, m), bytes(wasm, scratch)];
+  const [uAt, vAt, mAt, scratchAt] = [heapByteOffset(wasm, u), heapByteOffset(wasm, v), heapByteOffset(wasm, m), heapByteOffset(wasm, scratch)];
   const zerosAt = scratchAt + products * 16;
   wholeHeapF32(wasm).fill(0, zerosAt / 4, zerosAt / 4 + inC);
   module.split('conv2d', products, (part) => {
     const position = Math.floor(part / chunksPerProduct);
     const [p0, p1] = partOf(tiles, chunksPerProduct, part % chunksPerProduct, 4);
-    return [
-      vAt + position * tiles * inC * 4, uAt + position * outC * inC * 4, 0, mAt + position * tiles * outC * 4, zerosAt,
-      scratchAt + part * 16, 1, 1, inC, 1, 1, outC, 1, 1, 1, 1, 1, 1, 0, 0, 0, p0, p1,
-    ];
+    return rowProductArgs(
+      vAt + position * tiles * inC * 4, uAt + position * outC * inC * 4, mAt + position * tiles * outC * 4, zerosAt,
+      scratchAt + part * 16, inC, outC, p0, p1,
+    );
   });
   module.split('winograd_output', tileParts, (part) => [
-    mAt, bias === undefined ? 0 : bytes(wasm, bias), bytes(wasm, out), g.outHeight, g.outWidth, outC, tileRows, tileColumns,
+    mAt, bias === undefined ? 0 : heapByteOffset(wasm, bias), heapByteOffset(wasm, out), g.outHeight, g.outWidth, outC, tileRows, tileColumns,
     tiles, relu ? 1 : 0, ...partOf(tiles, tileParts, part),
   ]);
   for (const t of [u, v, m, scratch]) wasm.disposeData(t.dataId);
@@ -143,7 +150,7 @@ function runWinograd(
 function packFilter(wasm: BackendWasm, module: SimdModule, filter: TensorInfo, rotate: boolean): TensorInfo {
   const [kh, kw, ci, co] = filter.shape;
   const packed = wasm.makeOutput([kh * kw * ci * co], 'float32');
-  module.call('pack_filter', [bytes(wasm, filter), bytes(wasm, packed), kh, kw, ci, co, rotate ? 1 : 0]);
+  module.call('pack_filter', [heapByteOffset(wasm, filter), heapByteOffset(wasm, packed), kh, kw, ci, co, rotate ? 1 : 0]);
   return packed;
 }
 
@@ -229,7 +236,7 @@ export function conv2DFilterGradientSimd(
   const tiles = (outChannels / 8) * filterHeight * filterWidth * Math.ceil(inChannels / 4);
   const parts = chunkCount(module, tiles);
   const fixed = [
-    bytes(wasm, x), bytes(wasm, dy), bytes(wasm, out),
+    heapByteOffset(wasm, x), heapByteOffset(wasm, dy), heapByteOffset(wasm, out),
     batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth,
     info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth, info.padInfo.top, info.padInfo.left, chunk,
   ];
@@ -259,11 +266,11 @@ function filterGradientAsConvolution(wasm: BackendWasm, module: SimdModule, x: T
   const packed = wasm.makeOutput([rows * batchSize * outChannels], 'float32');
   const layoutParts = chunkCount(module, positions, 4);
   module.split('to_channel_major', layoutParts, (part) => [
-    bytes(wasm, x), bytes(wasm, xT), batchSize, positions, inChannels, ...partOf(positions, layoutParts, part),
+    heapByteOffset(wasm, x), heapByteOffset(wasm, xT), batchSize, positions, inChannels, ...partOf(positions, layoutParts, part),
   ]);
   const packParts = chunkCount(module, rows, 4);
   module.split('pack_rows_as_filter', packParts, (part) => [
-    bytes(wasm, dy), bytes(wasm, packed), batchSize, rows, outChannels, ...partOf(rows, packParts, part),
+    heapByteOffset(wasm, dy), heapByteOffset(wasm, packed), batchSize, rows, outChannels, ...partOf(rows, packParts, part),
   ]);
   const gradT = runConv(wasm, module, xT, packed, undefined, false, {
     batch: inChannels, inHeight, inWidth, inChannels: batchSize,

@@ -12,7 +12,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { chunkCount, partOf, simdModuleFor, type SimdModule } from './simd/simd-module.js';
-import { heapFloatOffset, runWasmKernel } from './wasm-util.js';
+import { heapByteOffset, runWasmKernel } from './wasm-util.js';
 
 /**
  * Add, Sub, Multiply, Square and Step on full-size float32 activations through the kernel
@@ -33,12 +33,15 @@ interface OperandRows {
 }
 
 /**
- * The row plan of a broadcast: the output viewed as [outer, mid, C] (C its last axis), each
+ * The row plan of a broadcast to `outShape`: the output viewed as [outer, mid, C] (C its last axis), each
  * operand full, [outer, 1, …, 1, C] or a channel vector [1, …, 1, C]. Null for anything else
  * (the stock kernel broadcasts it).
  */
-export function broadcastRows(aShape: number[], bShape: number[]): { outer: number; mid: number; channels: number; a: OperandRows; b: OperandRows } | null {
-  const outShape = backend_util.assertAndGetBroadcastShape(aShape, bShape);
+export function broadcastRows(
+  aShape: number[],
+  bShape: number[],
+  outShape: number[],
+): { outer: number; mid: number; channels: number; a: OperandRows; b: OperandRows } | null {
   const rank = outShape.length;
   if (rank < 2) return null;
   const channels = outShape[rank - 1];
@@ -58,8 +61,6 @@ export function broadcastRows(aShape: number[], bShape: number[]): { outer: numb
   return a === null || b === null ? null : { outer, mid, channels, a, b };
 }
 
-const at = (wasm: BackendWasm, t: TensorInfo) => heapFloatOffset(wasm, t) * 4;
-
 function splitFlat(module: SimdModule, size: number, argsOf: (begin: number, end: number) => number[], name: 'binary_same' | 'unary'): void {
   const parts = chunkCount(module, size, 8192);
   module.split(name, parts, (part) => argsOf(...partOf(size, parts, part, 16)));
@@ -73,18 +74,18 @@ function makeBinary(kernelName: string): KernelFunc {
     const module = a.dtype === 'float32' && b.dtype === 'float32' ? simdModuleFor(wasm) : null;
     if (module !== null) {
       const sameShape = util.arraysEqual(a.shape, b.shape);
-      const plan = sameShape ? null : broadcastRows(a.shape, b.shape);
       const outShape = sameShape ? a.shape : backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+      const plan = sameShape ? null : broadcastRows(a.shape, b.shape, outShape);
       const size = util.sizeFromShape(outShape);
       if (size >= MIN_ELEMENTWISE_SIZE && (sameShape || (plan !== null && plan.channels >= 4))) {
         const out = wasm.makeOutput(outShape, 'float32');
         if (sameShape) {
-          splitFlat(module, size, (begin, end) => [op, at(wasm, a), at(wasm, b), at(wasm, out), begin, end], 'binary_same');
+          splitFlat(module, size, (begin, end) => [op, heapByteOffset(wasm, a), heapByteOffset(wasm, b), heapByteOffset(wasm, out), begin, end], 'binary_same');
         } else {
           const { outer, mid, channels, a: ra, b: rb } = plan!;
           const rows = outer * mid;
           const parts = chunkCount(module, rows, Math.ceil(8192 / channels));
-          const fixed = [op, at(wasm, a), ra.outer, ra.mid, at(wasm, b), rb.outer, rb.mid, at(wasm, out), mid, channels];
+          const fixed = [op, heapByteOffset(wasm, a), ra.outer, ra.mid, heapByteOffset(wasm, b), rb.outer, rb.mid, heapByteOffset(wasm, out), mid, channels];
           module.split('binary_rows', parts, (part) => [...fixed, ...partOf(rows, parts, part)]);
         }
         return out;
@@ -102,7 +103,7 @@ function makeUnary(kernelName: string, op: number, applies: (attrs: Record<strin
     const module = x.dtype === 'float32' && size >= MIN_ELEMENTWISE_SIZE && applies(attrs as Record<string, unknown>) ? simdModuleFor(wasm) : null;
     if (module === null) return runWasmKernel(wasm, kernelName, inputs, attrs);
     const out = wasm.makeOutput(x.shape, 'float32');
-    splitFlat(module, size, (begin, end) => [op, at(wasm, x), at(wasm, out), begin, end], 'unary');
+    splitFlat(module, size, (begin, end) => [op, heapByteOffset(wasm, x), heapByteOffset(wasm, out), begin, end], 'unary');
     return out;
   };
 }

@@ -1,6 +1,6 @@
 import { backend_util, MaxPoolGrad, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { heapF32, heapFloatOffset, runWasmKernel } from './wasm-util.js';
+import { heapByteOffset, heapF32, runWasmKernel } from './wasm-util.js';
 import { chunkCount, partOf, simdModuleFor } from './simd/simd-module.js';
 
 interface MaxPoolGradAttrs {
@@ -46,10 +46,9 @@ export const maxPoolGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   if (module !== null) {
     // The kernel writes every element a window covers; only an odd last row/column needs zeros first.
     if (outHeight * 2 !== inHeight || outWidth * 2 !== inWidth) dxData.fill(0);
-    const at = (t: TensorInfo) => heapFloatOffset(wasm, t) * 4;
     const rows = batchSize * outHeight;
     const parts = chunkCount(module, rows);
-    const fixed = [at(input), at(dy), at(dx), inHeight, inWidth, inChannels, outHeight, outWidth];
+    const fixed = [heapByteOffset(wasm, input), heapByteOffset(wasm, dy), heapByteOffset(wasm, dx), inHeight, inWidth, inChannels, outHeight, outWidth];
     module.split('max_pool_2x2_grad', parts, (part) => [...fixed, ...partOf(rows, parts, part)]);
     return dx;
   }

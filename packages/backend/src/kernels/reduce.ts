@@ -1,12 +1,28 @@
 import { backend_util, Mean, Sum, util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { heapF32, heapFloatOffset, runWasmKernel, wholeHeapF32 } from './wasm-util.js';
+import { heapByteOffset, heapF32, runWasmKernel, wholeHeapF32 } from './wasm-util.js';
 import { chunkCount, partOf, simdModuleFor, type SimdModule } from './simd/simd-module.js';
 import { MIN_ELEMENTWISE_SIZE } from './elementwise-simd.js';
 
 /** Above this many outer indices, or below this many elements per pooled image, the stock kernel is used. */
 const MAX_BATCHED_PRODUCTS = 1024;
 const MIN_PRODUCT_SIZE = 256;
+
+/**
+ * x as [outer, reduce, inner] for a reduction over `axes`, when they form one contiguous block
+ * that does not include the innermost axis (per-channel statistics of NHWC activations); else null.
+ */
+function middleAxisView(shape: number[], axes: number[]): { outer: number; reduce: number; inner: number } | null {
+  const sorted = [...axes].sort((a, b) => a - b);
+  const first = sorted[0];
+  const last = sorted[sorted.length - 1];
+  if (sorted.length === 0 || !sorted.every((a, i) => a === first + i) || last === shape.length - 1) return null;
+  return {
+    outer: util.sizeFromShape(shape.slice(0, first)),
+    reduce: util.sizeFromShape(shape.slice(first, last + 1)),
+    inner: util.sizeFromShape(shape.slice(last + 1)),
+  };
+}
 
 interface ReduceAttrs {
   axis: number | number[];
@@ -16,11 +32,12 @@ interface ReduceAttrs {
 /**
  * Sum / Mean over a contiguous block of axes that are not the innermost ones (per-channel sums
  * of NHWC activations, global average pooling: the reductions of batch-norm, bias and broadcast
- * gradients). With x viewed as an image batch [outer, reduce, 1, inner], the mean is one
- * reduce×1 average pooling, which wasm runs through XNNPACK at memory speed (Sum scales the
- * small result back by `reduce`). Stock tfjs-backend-wasm 4.22 first transposes the whole input so that the reduced axes
- * come last, which costs more than the sum itself. Innermost reductions, scattered axes and
- * non-float32 inputs go to the stock kernel, which handles them well.
+ * gradients). Stock tfjs-backend-wasm 4.22 first transposes the whole input so that the reduced
+ * axes come last, which costs more than the sum itself. Here x is viewed as [outer, reduce,
+ * inner]: large inputs are summed by the kernel module (`sumMiddle`); without it, or below its
+ * size threshold, the mean is one reduce×1 XNNPACK average pooling of x as an image batch
+ * [outer, reduce, 1, inner] (Sum scales the small result back by `reduce`). Innermost
+ * reductions, scattered axes and non-float32 inputs go to the stock kernel, which handles them well.
  */
 function makeReduce(kernelName: typeof Sum | typeof Mean): KernelFunc {
   return ({ inputs, backend, attrs }) => {
@@ -28,15 +45,11 @@ function makeReduce(kernelName: typeof Sum | typeof Mean): KernelFunc {
     const { x } = inputs as { x: TensorInfo };
     const { axis, keepDims } = attrs as unknown as ReduceAttrs;
     const axes = util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
-    const rank = x.shape.length;
-    const contiguous = axes.every((a, i) => a === axes[0] + i);
-    const last = axes[axes.length - 1];
-    if (x.dtype !== 'float32' || axes.length === 0 || !contiguous || last === rank - 1 || util.sizeFromShape(x.shape) === 0) {
+    const view = middleAxisView(x.shape, axes);
+    if (x.dtype !== 'float32' || view === null || util.sizeFromShape(x.shape) === 0) {
       return runWasmKernel(wasm, kernelName, inputs, attrs);
     }
-    const outer = util.sizeFromShape(x.shape.slice(0, axes[0]));
-    const reduce = util.sizeFromShape(x.shape.slice(axes[0], last + 1));
-    const inner = util.sizeFromShape(x.shape.slice(last + 1));
+    const { outer, reduce, inner } = view;
     const [outShape] = backend_util.computeOutAndReduceShapes(x.shape, axes);
     const finalShape = keepDims ? backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
     const module = simdModuleFor(wasm);
@@ -80,12 +93,12 @@ function sumMiddle(
   // When splitting the reduced axis: one partial result per part.
   const partialSize = byRows ? 0 : outer * inner;
   const scratch = wasm.makeOutput([Math.max(1, parts * partialSize)], 'float32');
-  const xAt = heapFloatOffset(wasm, x) * 4;
-  const outAt = heapFloatOffset(wasm, out) * 4;
-  const scratchAt = heapFloatOffset(wasm, scratch) * 4;
+  const xAt = heapByteOffset(wasm, x);
+  const outAt = heapByteOffset(wasm, out);
+  const scratchAt = heapByteOffset(wasm, scratch);
   const partialAt = (part: number) => scratchAt + part * partialSize * 4;
-  const centerAt = center === undefined ? 0 : heapFloatOffset(wasm, center) * 4;
-  const otherAt = other === undefined ? 0 : heapFloatOffset(wasm, other) * 4;
+  const centerAt = center === undefined ? 0 : heapByteOffset(wasm, center);
+  const otherAt = other === undefined ? 0 : heapByteOffset(wasm, other);
   module.split('sum_middle', parts, (part) => {
     if (byRows) {
       const [o0, o1] = partOf(outer, parts, part);
@@ -121,14 +134,10 @@ export const SUM_CENTERED_PRODUCT = 'MmSumCenteredProduct';
  */
 function centeredReductionWasm(wasm: BackendWasm, x: TensorInfo, center: TensorInfo, axes: number[], other?: TensorInfo): TensorInfo | undefined {
   const module = simdModuleFor(wasm);
-  const sorted = [...axes].sort((a, b) => a - b);
-  const rank = x.shape.length;
-  if (module === null || x.dtype !== 'float32' || center.dtype !== 'float32' || sorted.length === 0) return undefined;
+  const view = middleAxisView(x.shape, axes);
+  if (module === null || view === null || x.dtype !== 'float32' || center.dtype !== 'float32') return undefined;
   if (other !== undefined && (other.dtype !== 'float32' || !util.arraysEqual(other.shape, x.shape))) return undefined;
-  if (!sorted.every((a, i) => a === sorted[0] + i) || sorted[sorted.length - 1] === rank - 1) return undefined;
-  const outer = util.sizeFromShape(x.shape.slice(0, sorted[0]));
-  const reduce = util.sizeFromShape(x.shape.slice(sorted[0], sorted[sorted.length - 1] + 1));
-  const inner = util.sizeFromShape(x.shape.slice(sorted[sorted.length - 1] + 1));
+  const { outer, reduce, inner } = view;
   if (util.sizeFromShape(center.shape) !== outer * inner || reduce === 0) return undefined;
   return sumMiddle(wasm, module, x, outer, reduce, inner, [...center.shape], other === undefined ? 1 / reduce : 1, center, other);
 }

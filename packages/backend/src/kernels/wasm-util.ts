@@ -27,10 +27,15 @@ export function heapF32(backend: BackendWasm, tensor: TensorInfo): Float32Array 
   return backend.typedArrayFromHeap(tensor) as Float32Array;
 }
 
+/** Offset of a tensor's data in the wasm heap, in bytes (the pointer a wasm kernel takes). */
+export function heapByteOffset(backend: BackendWasm, tensor: TensorInfo): number {
+  const entry = (backend as unknown as { dataIdMap: { get(id: object): { memoryOffset: number } } }).dataIdMap.get(tensor.dataId);
+  return entry.memoryOffset;
+}
+
 /** Offset of a tensor's data in the wasm heap, in float32 elements. */
 export function heapFloatOffset(backend: BackendWasm, tensor: TensorInfo): number {
-  const entry = (backend as unknown as { dataIdMap: { get(id: object): { memoryOffset: number } } }).dataIdMap.get(tensor.dataId);
-  return entry.memoryOffset / 4;
+  return heapByteOffset(backend, tensor) / 4;
 }
 
 /** A float32 view of the whole wasm heap, for copies between tensors. Take it again after any allocation. */
