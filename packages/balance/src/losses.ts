@@ -1,13 +1,31 @@
 import * as tf from '@tensorflow/tfjs-core';
 
+/** Mean softmax cross-entropy of logits against one-hot labels. */
+export function crossEntropy(labels: tf.Tensor2D, logits: tf.Tensor): tf.Scalar {
+  return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
+}
+
+/** Per-sample softmax cross-entropy [B]. */
+export function crossEntropyPerSample(labels: tf.Tensor2D, logits: tf.Tensor2D): tf.Tensor1D {
+  return tf.neg(tf.sum(tf.mul(labels, tf.logSoftmax(logits)), -1)) as tf.Tensor1D;
+}
+
+/** Probability each sample's logits give its true class [B]. */
+export function trueClassProbability(labels: tf.Tensor2D, logits: tf.Tensor2D): tf.Tensor1D {
+  return tf.sum(tf.mul(labels, tf.softmax(logits)), -1) as tf.Tensor1D;
+}
+
+/** Labels as float32 one-hot [B, classes], from class indices [B] or one-hot [B, classes]. */
+export function oneHotLabels(labels: tf.Tensor, classes: number): tf.Tensor2D {
+  if (labels.rank === 2) return tf.cast(labels, 'float32') as tf.Tensor2D;
+  if (labels.rank !== 1) throw new Error(`labels must be class indices [B] or one-hot [B, classes], got shape [${labels.shape}]`);
+  return tf.cast(tf.oneHot(tf.cast(labels, 'int32') as tf.Tensor1D, classes), 'float32') as tf.Tensor2D;
+}
+
 /** Turns the K heads' logits and one-hot labels into the scalar training loss. */
 export interface LossStrategy {
   readonly name: string;
   compute(heads: tf.Tensor2D[], labels: tf.Tensor2D): tf.Scalar;
-}
-
-function crossEntropy(labels: tf.Tensor2D, logits: tf.Tensor): tf.Scalar {
-  return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
 }
 
 /** L = Σ_k CE(y, ŷ_k) (Eq. 4): each head's mean cross-entropy, summed. */

@@ -18,7 +18,7 @@ function run(scheduler: Scheduler, steps: number, tracker?: LearningSpeedTracker
   const kinds: string[] = [];
   for (let s = 0; s < steps; s++) {
     const kind: StepKind = scheduler.next();
-    kinds.push(kind.kind === 'regular' ? 'R' : `B${kind.modality}`);
+    kinds.push(kind.type === 'regular' ? 'R' : `B${kind.modality}`);
     scheduler.afterStep(kind, tracker);
   }
   return kinds;
@@ -80,7 +80,7 @@ describe('schedulers', () => {
     const rest = run(a, 10, s1.tracker);
     const s2 = scriptedSpeed(values.slice(s1.regularSteps() - (rest.filter((k) => k === 'R').length)));
     const b = schedulerFromJSON(state);
-    expect(b.next()).toEqual(rest[0] === 'R' ? REGULAR : { kind: 'rebalance', modality: Number(rest[0][1]) });
+    expect(b.next()).toEqual(rest[0] === 'R' ? REGULAR : { type: 'rebalance', modality: Number(rest[0][1]) });
     expect(run(b, 10, s2.tracker)).toEqual(rest);
     expect(first).toHaveLength(4);
     expect(() => schedulerFromJSON({ name: 'nope' })).toThrow(/unknown scheduler 'nope'/);

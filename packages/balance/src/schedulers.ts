@@ -1,9 +1,14 @@
 import type { LearningSpeedTracker } from '@mm/metrics';
 
 /** What a training step does: a regular step, or a re-balancing step that accelerates modality k. */
-export type StepKind = { kind: 'regular' } | { kind: 'rebalance'; modality: number };
+export type StepKind = { type: 'regular' } | { type: 'rebalance'; modality: number };
 
-export const REGULAR: StepKind = Object.freeze({ kind: 'regular' });
+export const REGULAR: StepKind = Object.freeze({ type: 'regular' });
+
+/** 'regular' or 'rebalance m{k}', for logs. */
+export function formatStepKind(kind: StepKind): string {
+  return kind.type === 'regular' ? 'regular' : `rebalance m${kind.modality}`;
+}
 
 export interface SchedulerState {
   name: string;
@@ -77,12 +82,12 @@ export class GuidedScheduler implements Scheduler {
   }
 
   next(): StepKind {
-    return this.remaining > 0 ? { kind: 'rebalance', modality: this.modality } : REGULAR;
+    return this.remaining > 0 ? { type: 'rebalance', modality: this.modality } : REGULAR;
   }
 
   afterStep(kind: StepKind, speed: LearningSpeedTracker | undefined): void {
     const index = this.step++;
-    if (kind.kind === 'rebalance') {
+    if (kind.type === 'rebalance') {
       this.remaining = Math.max(0, this.remaining - 1);
       return;
     }
@@ -149,7 +154,7 @@ export class RandomScheduler implements Scheduler {
     // Draw once per step, however often next() is asked.
     if (this.pending === undefined) {
       const choice = Math.floor(this.uniform() * (this.numModalities + 1));
-      this.pending = choice === 0 ? REGULAR : { kind: 'rebalance', modality: choice - 1 };
+      this.pending = choice === 0 ? REGULAR : { type: 'rebalance', modality: choice - 1 };
     }
     return this.pending;
   }
