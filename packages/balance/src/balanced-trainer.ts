@@ -446,20 +446,21 @@ export class BalancedTrainer<M extends StepMetrics = StepMetrics> {
   }
 
   private applyGradients(grads: Gradients, loss: tf.Scalar, snapshot: { variable: { write(value: tf.Tensor): void }; saved: tf.Tensor }[]): boolean {
-    const ordered = this.variables.map((v) => {
-      const g = grads[v.name];
-      if (!g) throw new Error(`no gradient for ${v.name}: a balancer must return a gradient for every variable`);
-      return g;
-    });
-    const [lossValue, gradSum] = tf.tidy(() => tf.stack([tf.reshape(loss, []), tf.sum(tf.concat(ordered.map((g) => tf.reshape(g, [-1]))))]).dataSync());
+    const present = this.variables.filter((v) => grads[v.name] != null);
+    const [lossValue, gradSum] = tf.tidy(() =>
+      tf.stack([tf.reshape(loss, []), present.length ? tf.sum(tf.concat(present.map((v) => tf.reshape(grads[v.name], [-1])))) : tf.scalar(0)]).dataSync(),
+    );
     if (Number.isFinite(lossValue) && Number.isFinite(gradSum)) {
-      this.optimizer.applyGradients(Object.fromEntries(this.variables.map((v, i) => [v.name, ordered[i]])));
+      // Every variable in the same position at every step (tfjs optimizers index their slots by
+      // position); one without a gradient is skipped, momentum included, as PyTorch skips a
+      // parameter whose .grad is None.
+      this.optimizer.applyGradients(Object.fromEntries(this.variables.map((v) => [v.name, grads[v.name]])) as tf.NamedTensorMap);
       return true;
     }
     // The forward pass has already written batch-norm and fusion statistics: put them back.
     tf.tidy(() => snapshot.forEach((s) => s.variable.write(s.saved)));
     if (this.nonFinite === 'skip') return false;
-    const bad = this.variables.filter((_, i) => !tf.tidy(() => tf.all(tf.isFinite(ordered[i])).dataSync()[0])).map((v) => v.name);
+    const bad = present.filter((v) => !tf.tidy(() => tf.all(tf.isFinite(grads[v.name])).dataSync()[0])).map((v) => v.name);
     throw new TrainingDivergedError(this.stepIndex, lossValue, bad.slice(0, 10));
   }
 }

@@ -65,6 +65,9 @@ export interface StepContext {
   keep<T extends tf.Tensor>(tensor: T): T;
   /**
    * Applies gradients with the optimizer after checking that loss and gradients are finite.
+   * A variable missing from the map is not updated this time (its momentum neither, as PyTorch
+   * skips a parameter whose .grad is None); `gradients` zero-fills instead, so unreached
+   * variables keep their momentum, as PyTorch with zeroed .grad tensors.
    * Returns false when the step was skipped (policy 'skip'); throws TrainingDivergedError
    * (policy 'throw'). Nothing has changed in either case.
    */

@@ -6,6 +6,8 @@ export { checkRequirements, methodsFor, unmetRequirements } from './requirements
 export { METHODS, methodEntry, type MethodContext, type MethodEntry } from './methods/index.js';
 export { Greedy, type GreedyMetrics, type GreedyOptions } from './methods/greedy.js';
 export { Vanilla } from './methods/vanilla.js';
+export { OgmGe, type OgmGeMetrics, type OgmGeOptions } from './methods/ogm-ge.js';
+export { mixSeed } from './random.js';
 export {
   resolveParameterGroups,
   type LayerSelector,

@@ -1,4 +1,5 @@
 import type { LearningSpeedTracker } from '@mm/metrics';
+import { Mulberry32 } from './random.js';
 
 /** What a training step does: a regular step, or a re-balancing step that accelerates modality k. */
 export type StepKind = { type: 'regular' } | { type: 'rebalance'; modality: number };
@@ -129,22 +130,13 @@ export class RandomScheduler implements Scheduler {
   readonly warmupSteps: number;
   readonly numModalities: number;
   private step = 0;
-  private rngState: number;
+  private readonly rng: Mulberry32;
 
   constructor(options: RandomOptions) {
     checkWarmup(options.warmupSteps);
     this.warmupSteps = options.warmupSteps;
     this.numModalities = options.numModalities ?? 2;
-    this.rngState = (options.seed ?? 0) >>> 0;
-  }
-
-  private uniform(): number {
-    // mulberry32
-    this.rngState = (this.rngState + 0x6d2b79f5) >>> 0;
-    let t = this.rngState;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.rng = new Mulberry32(options.seed ?? 0);
   }
 
   private pending: StepKind | undefined;
@@ -153,7 +145,7 @@ export class RandomScheduler implements Scheduler {
     if (this.step < this.warmupSteps) return REGULAR;
     // Draw once per step, however often next() is asked.
     if (this.pending === undefined) {
-      const choice = Math.floor(this.uniform() * (this.numModalities + 1));
+      const choice = Math.floor(this.rng.next() * (this.numModalities + 1));
       this.pending = choice === 0 ? REGULAR : { type: 'rebalance', modality: choice - 1 };
     }
     return this.pending;
@@ -165,13 +157,13 @@ export class RandomScheduler implements Scheduler {
   }
 
   toJSON(): SchedulerState {
-    return { name: this.name, warmupSteps: this.warmupSteps, numModalities: this.numModalities, step: this.step, rngState: this.rngState, pending: this.pending ?? null };
+    return { name: this.name, warmupSteps: this.warmupSteps, numModalities: this.numModalities, step: this.step, rngState: this.rng.state, pending: this.pending ?? null };
   }
 
   static fromJSON(state: SchedulerState): RandomScheduler {
     const s = new RandomScheduler({ warmupSteps: state.warmupSteps as number, numModalities: state.numModalities as number });
     s.step = state.step as number;
-    s.rngState = state.rngState as number;
+    s.rng.state = state.rngState as number;
     s.pending = (state.pending as StepKind | null) ?? undefined;
     return s;
   }

@@ -2,6 +2,7 @@ import type { Balancer, Requirements } from '../balancer.js';
 import { rubiLoss } from '../losses.js';
 import { GuidedScheduler, RandomScheduler } from '../schedulers.js';
 import { Greedy } from './greedy.js';
+import { OgmGe } from './ogm-ge.js';
 import { Vanilla } from './vanilla.js';
 
 /** A balancing method as the registry lists it: what it needs, and how to make one with defaults. */
@@ -37,6 +38,7 @@ export const METHODS: readonly MethodEntry[] = [
   entry('vanilla', 'no balancing', () => new Vanilla()),
   entry('guided', GREEDY_PAPER, (c) => new Greedy({ scheduler: new GuidedScheduler({ alpha: 0.1, windowSize: 5, warmupSteps: c.stepsPerEpoch }) })),
   entry('random', GREEDY_PAPER, (c) => new Greedy({ scheduler: new RandomScheduler({ warmupSteps: c.stepsPerEpoch, numModalities: c.numModalities, seed: c.seed }) })),
+  entry('ogm-ge', 'Peng et al., Balanced Multimodal Learning via On-the-fly Gradient Modulation, CVPR 2022', () => new OgmGe()),
   entry('rubi', 'Cadene et al., RUBi: Reducing Unimodal Biases for Visual Question Answering, NeurIPS 2019', () => new Greedy({ loss: rubiLoss(), learningSpeed: false })),
 ];
 
