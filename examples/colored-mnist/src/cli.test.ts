@@ -24,9 +24,11 @@ describe('colored-mnist CLI', () => {
   });
 
   it('rejects bad options with a message that says what to do', () => {
-    expect(() => run('--', '--widths', '1,2')).toThrow(/--widths needs four positive integers/);
-    expect(() => run('--methods', 'vanilla,bogus')).toThrow(/unknown method\(s\) bogus; choose from/);
-    expect(() => run('--resume', join(out, 'nothing-here'))).toThrow(/no run.json there/);
+    expect(() => run('--', '--widths', '1,2')).toThrow(/--widths needs 4 integers ≥ 1/);
+    expect(() => run('--methods', 'vanilla,bogus')).toThrow(/--methods: unknown bogus; choose from/);
+    expect(() => run('--resume', join(out, 'nothing-here'))).toThrow(/no config.json there/);
+    expect(() => run('--backend', 'bogus')).toThrow(/--backend must be one of node-gpu, node, wasm, cpu/);
+    expect(() => run('--bogus')).toThrow(/Unknown option '--bogus'/);
   });
 
   it('runs a tiny table end to end (pnpm-style "--" accepted), writes results and report, and resumes a finished run', () => {

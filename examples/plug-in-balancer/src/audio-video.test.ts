@@ -3,6 +3,7 @@ import { initBackend } from '@mm/backend';
 import { resolveParameterGroups } from '@mm/balance';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildUserModel, GROUPS, runDemo } from './audio-video.js';
+import { runLateFusion } from './late-fusion.js';
 
 describe('plugging the balancer into a user-built model', () => {
   beforeAll(async () => {
@@ -27,5 +28,16 @@ describe('plugging the balancer into a user-built model', () => {
     expect(r.losses[r.losses.length - 1]).toBeLessThan(r.losses[0]);
     expect(r.utilization.headAccuracy).toHaveLength(2);
     expect(Number.isFinite(r.utilization.dUtil)).toBe(true);
+  });
+
+  it('balances a plain concatenate model with OGM-GE, no declaration needed', async () => {
+    const before = tf.memory().numTensors;
+    const r = await runLateFusion(40);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(r.losses[r.losses.length - 1]).toBeLessThan(r.losses[0]);
+    // The signal modality leads on this task, so OGM-GE slows it (k < 1) on most steps.
+    const slowed = r.metrics.filter((m) => (m.k0 as number) < 1 || (m.k1 as number) < 1).length;
+    expect(slowed).toBeGreaterThan(20);
+    expect(r.modalityAccuracy).toHaveLength(2);
   });
 });

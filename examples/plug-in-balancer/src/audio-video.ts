@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { BalancedTrainer, GuidedScheduler, type ParameterGroupDeclaration } from '@mm/balance';
+import { BalancedTrainer, Greedy, GuidedScheduler, type ParameterGroupDeclaration } from '@mm/balance';
 import { conditionalUtilization, type LabeledBatch } from '@mm/metrics';
 import { MMTM } from '@mm/mmtm';
 
@@ -23,7 +23,7 @@ export function buildUserModel(classes: number): tfl.LayersModel {
   return tfl.model({ inputs: [image, signal], outputs: [visionHead, audioHead] });
 }
 
-/** Your names are not `m0_…`/`m1_…`, so declare the branches; fusion weights come from the MMTM. */
+/** Your names are not `m0_…`/`m1_…`, so declare the branches (θ_k); fusion weights (θ'_k) come from the MMTM. */
 export const GROUPS: ParameterGroupDeclaration = {
   branches: [{ prefixes: ['vision_'] }, { prefixes: ['audio_'] }],
   strict: true,
@@ -54,28 +54,23 @@ export async function runDemo(steps: number, log: (line: string) => void = () =>
   const classes = 4;
   const model = buildUserModel(classes);
   const optimizer = tf.train.momentum(0.05, 0.9);
-  const trainer = new BalancedTrainer({
-    model,
-    optimizer,
-    groups: GROUPS,
-    scheduler: new GuidedScheduler({ alpha: 0.05, windowSize: 3, warmupSteps: Math.floor(steps / 4) }),
-  });
+  const greedy = new Greedy({ scheduler: new GuidedScheduler({ alpha: 0.05, windowSize: 3, warmupSteps: Math.floor(steps / 4) }) });
+  const trainer = new BalancedTrainer({ model, optimizer, balancer: greedy, fusion: { groups: GROUPS } });
   const losses: number[] = [];
   const kinds: string[] = [];
   for (const batch of syntheticBatches(steps, 32, classes, 1)) {
     const r = trainer.step(batch);
     tf.dispose([...batch.inputs, batch.labels]);
     losses.push(r.loss);
-    kinds.push(r.kind.kind === 'regular' ? 'R' : `B${r.kind.modality}`);
-    if (r.step % 10 === 0) log(`step ${r.step}  loss ${r.loss.toFixed(3)}  ${r.kind.kind}  d_speed ${r.dSpeed?.toFixed(3) ?? 'n/a'}`);
+    kinds.push(r.metrics.rebalance === null ? 'R' : `B${r.metrics.rebalance}`);
+    if (r.step % 10 === 0) log(`step ${r.step}  loss ${r.loss.toFixed(3)}  ${r.metrics.rebalance === null ? 'regular' : `rebalance m${r.metrics.rebalance}`}  d_speed ${r.metrics.dSpeed?.toFixed(3) ?? 'n/a'}`);
   }
   const utilization = await conditionalUtilization(model, {
     train: () => syntheticBatches(8, 64, classes, 2),
     test: () => syntheticBatches(8, 64, classes, 3),
   });
-  const dSpeed = trainer.speed?.dSpeed() ?? null;
+  const dSpeed = greedy.speed?.dSpeed() ?? null;
+  trainer.dispose(); // the optimizer too
   model.dispose();
-  optimizer.dispose();
-  tf.dispose((optimizer as unknown as { c?: tf.Tensor }).c ?? []);
   return { losses, kinds, dSpeed, utilization };
 }

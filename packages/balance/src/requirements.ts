@@ -28,10 +28,11 @@ export function unmetRequirements(requirements: Requirements, view: ModelView): 
     const from = requirements.modalityLogits.map((s) => ({ heads: "the model's per-modality heads", slices: 'slices of a linear head on the merged features', aux: 'auxiliary heads on the per-modality features' })[s]);
     reasons.push(`it needs per-modality logits from ${from.join(' or ')}`);
   }
-  const { min, max, why } = requirements.modalities ?? {};
+  // Balancing is between modalities: two at least, unless a method says otherwise (plain training).
+  const { min = 2, max, why } = requirements.modalities ?? {};
   const m = view.numModalities;
   if ((min !== undefined && m < min) || (max !== undefined && m > max)) {
-    reasons.push(`it is defined for ${min === max ? min : `${min ?? 2}–${max ?? 'any number of'}`} modalities, the model has ${m}${why ? ` (${why})` : ''}`);
+    reasons.push(`it is defined for ${min === max ? min : max === undefined ? `${min} or more` : `${min}–${max}`} modalities, the model has ${m}${why ? ` (${why})` : ''}`);
   }
   return reasons;
 }

@@ -13,8 +13,9 @@ import { crossEntropy } from '../losses.js';
  * - `shared-head`: one head layer applied to every modality's features; one output per modality,
  *   the prediction is their mean.
  * - `heads`: one separate head per modality and no fusion layer (an ensemble trained jointly).
+ * - `unimodal`: one input, one output (the uni-modal baselines; only plain training applies).
  */
-export type FusionKind = 'mmtm' | 'late' | 'shared-head' | 'heads';
+export type FusionKind = 'mmtm' | 'late' | 'shared-head' | 'heads' | 'unimodal';
 
 /** What a model offers to balancing methods. */
 export type Capability =
@@ -150,8 +151,8 @@ export class ModelView {
     const kind = declaration.kind ?? this.detectKind();
     this.kind = kind;
     this.numModalities = model.inputs.length;
-    if (this.numModalities < 2) {
-      throw new Error(`a balanced model needs one input per modality (at least two); this model has ${model.inputs.length}`);
+    if (kind === 'unimodal' && (this.numModalities !== 1 || outputs.length !== 1)) {
+      throw new Error(`a unimodal model has one input and one output; this one has ${this.numModalities} and ${outputs.length}`);
     }
     const lastShape = outputs[0].shape;
     this.numClasses = lastShape[lastShape.length - 1] ?? 0;
@@ -183,6 +184,8 @@ export class ModelView {
         const head = outputs[0].sourceLayer;
         if (layerClass(head) === 'Dense' && outputs[0].inputs[0] === found.output) this.linearHead = head;
       }
+    } else if (kind === 'unimodal') {
+      if (!declaration.features && layerClass(outputs[0].sourceLayer) === 'Dense' && outputs[0].inputs.length === 1) features = [outputs[0].inputs[0]];
     } else if (kind === 'mmtm' || kind === 'shared-head' || kind === 'heads') {
       if (outputs.length !== this.numModalities) {
         throw new Error(`a ${kind} model has one output (head) per modality: ${this.numModalities} inputs but ${outputs.length} outputs`);
@@ -232,6 +235,8 @@ export class ModelView {
       const headLayers = new Set(outputs.map((o) => o.sourceLayer));
       const headVars = new Set(variablesOf(headLayers));
       this.encoders = this.groups.branch.map((g) => g.map((v) => v.read() as tf.Variable).filter((v) => !headVars.has(v)));
+    } else if (kind === 'unimodal' && features.length === 0) {
+      this.encoders = [model.trainableWeights.map((w) => w.read() as tf.Variable)];
     } else {
       if (features.length === 0) throw new Error(`a ${kind} model needs its per-modality features; name them with fusion.features`);
       this.encoders = features.map((f) => variablesOf(ancestorLayers(f)).filter((v) => !fusionVariables.has(v)));
@@ -252,6 +257,7 @@ export class ModelView {
 
   private detectKind(): FusionKind {
     if (this.fusionLayers.length > 0) return 'mmtm';
+    if (this.model.inputs.length === 1) return 'unimodal';
     const outputs = this.model.outputs;
     if (outputs.length === 1) return 'late';
     const first = outputs[0].sourceLayer;
@@ -286,7 +292,7 @@ export class ModelView {
     const features = this.featureCount > 0 ? all.slice(0, this.featureCount) : undefined;
     const outputs = all.slice(this.featureCount);
     if (this.kind === 'late') return { prediction: outputs[0], features };
-    const prediction = tf.div(tf.addN(outputs), outputs.length) as tf.Tensor2D;
+    const prediction = outputs.length === 1 ? outputs[0] : (tf.div(tf.addN(outputs), outputs.length) as tf.Tensor2D);
     return { prediction, heads: outputs, features };
   }
 

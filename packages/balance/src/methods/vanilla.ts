@@ -6,7 +6,7 @@ import type { Balancer, BalancerState, Requirements } from '../balancer.js';
  */
 export class Vanilla implements Balancer<Record<string, never>> {
   readonly name = 'vanilla';
-  readonly requirements: Requirements = {};
+  readonly requirements: Requirements = { modalities: { min: 1 } };
 
   state(): BalancerState {
     return { json: {} };

@@ -183,10 +183,11 @@ export async function readSafetensorsFile(path: string): Promise<SafetensorsFile
 
 export interface Float32TensorData {
   shape: readonly number[];
-  data: Float32Array;
+  /** float32 values (F32), or int32 values (I32). */
+  data: Float32Array | Int32Array;
 }
 
-/** Writes float32 tensors as a safetensors file (e.g. to hand tfjs weights back to PyTorch). */
+/** Writes float32 (and int32) tensors as a safetensors file (e.g. to hand tfjs weights back to PyTorch). */
 export function encodeSafetensors(
   tensors: Readonly<Record<string, Float32TensorData>>,
   metadata?: Readonly<Record<string, string>>,
@@ -200,7 +201,7 @@ export function encodeSafetensors(
     if (product(shape) !== data.length) {
       throw new Error(`encodeSafetensors: tensor '${name}' has ${data.length} values but shape ${JSON.stringify(shape)}`);
     }
-    header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + data.byteLength] };
+    header[name] = { dtype: data instanceof Int32Array ? 'I32' : 'F32', shape, data_offsets: [offset, offset + data.byteLength] };
     offset += data.byteLength;
   }
   let headerBytes = new TextEncoder().encode(JSON.stringify(header));
@@ -222,7 +223,10 @@ export function encodeSafetensors(
       out.set(bytes, position);
     } else {
       const view = new DataView(out.buffer);
-      for (let i = 0; i < data.length; i++) view.setFloat32(position + 4 * i, data[i], true);
+      for (let i = 0; i < data.length; i++) {
+        if (data instanceof Int32Array) view.setInt32(position + 4 * i, data[i], true);
+        else view.setFloat32(position + 4 * i, data[i], true);
+      }
     }
     position += data.byteLength;
   }

@@ -1,20 +1,6 @@
-import type { RunResult } from './train-run.js';
-import { PAPER_TABLE1, type Method } from './settings.js';
-
-export interface Stat {
-  mean: number;
-  std: number;
-  n: number;
-}
-
-/** Mean and sample standard deviation (n − 1; 0 for a single run), as the paper reports. */
-export function stat(values: number[]): Stat {
-  const n = values.length;
-  if (n === 0) return { mean: Number.NaN, std: Number.NaN, n: 0 };
-  const mean = values.reduce((a, b) => a + b, 0) / n;
-  const std = n > 1 ? Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : 0;
-  return { mean, std, n };
-}
+import { formatTable as formatRows, percent, signed, stat, type Stat } from '@mm/example-kit';
+import { PAPER_TABLE1, type Method } from './config.js';
+import type { RunResult } from './train-one.js';
 
 export interface MethodSummary {
   runs: number;
@@ -47,9 +33,6 @@ export function summarize(results: RunResult[]): Record<string, MethodSummary> {
   return out;
 }
 
-const pct = (s: Stat | undefined) => (s && s.n ? `${(100 * s.mean).toFixed(2)} ± ${(100 * s.std).toFixed(2)}` : '—');
-const num = (s: Stat | undefined) => (s && s.n ? `${s.mean >= 0 ? '+' : ''}${s.mean.toFixed(3)} ± ${s.std.toFixed(3)}` : '—');
-
 /** Table 1's shape: test accuracy (%) on the low-correlation split, per-head accuracies, d_util, d_speed, the paper's figure. */
 export function formatTable(summary: Record<string, MethodSummary>): string {
   const rows = [['method', 'runs', 'test acc. %', 'head m0 %', 'head m1 %', 'd_util', 'd_speed', 'paper %']];
@@ -57,15 +40,13 @@ export function formatTable(summary: Record<string, MethodSummary>): string {
     rows.push([
       method,
       String(s.runs),
-      pct(s.testAccuracy),
-      pct(s.headAccuracy[0]),
-      s.headAccuracy.length > 1 ? pct(s.headAccuracy[1]) : '—',
-      num(s.dUtil),
-      num(s.dSpeed),
+      percent(s.testAccuracy),
+      percent(s.headAccuracy[0]),
+      s.headAccuracy.length > 1 ? percent(s.headAccuracy[1]) : '—',
+      signed(s.dUtil),
+      signed(s.dSpeed),
       s.paper ? `${s.paper.mean.toFixed(2)} ± ${s.paper.std.toFixed(2)}` : '—',
     ]);
   }
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  const line = (r: string[]) => r.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join('  ');
-  return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
+  return formatRows(rows);
 }

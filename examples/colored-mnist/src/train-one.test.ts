@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultSettings, type ExperimentSettings } from './settings.js';
-import { trainRun, type RunResult } from './train-run.js';
+import { defaultSettings, type ExperimentSettings } from './config.js';
+import { trainOne, type RunResult } from './train-one.js';
 
 const settings: ExperimentSettings = {
   ...defaultSettings(),
@@ -21,7 +21,7 @@ const settings: ExperimentSettings = {
   windowSize: 2,
 };
 
-describe('colored-mnist training run', () => {
+describe('colored-mnist: one (method, seed) run', () => {
   let dir: string;
   let data: ReturnType<typeof buildColoredGrayMnist>;
   beforeAll(async () => {
@@ -33,13 +33,13 @@ describe('colored-mnist training run', () => {
 
   it('resumes a run killed after an epoch checkpoint to the same result as an uninterrupted run', async () => {
     const before = tf.memory().numTensors;
-    const straight = await trainRun('guided', 1, { data, settings, dir: join(dir, 'straight') });
+    const straight = await trainOne('guided', 1, { data, settings, dir: join(dir, 'straight') });
     expect(tf.memory().numTensors).toBe(before);
 
     // Crash right after the first epoch's checkpoint was written.
     const crash = new Error('simulated crash');
     await expect(
-      trainRun('guided', 1, {
+      trainOne('guided', 1, {
         data,
         settings,
         dir: join(dir, 'killed'),
@@ -48,23 +48,23 @@ describe('colored-mnist training run', () => {
         },
       }),
     ).rejects.toBe(crash);
-    const resumed: RunResult = await trainRun('guided', 1, { data, settings, dir: join(dir, 'killed') });
+    const resumed: RunResult = await trainOne('guided', 1, { data, settings, dir: join(dir, 'killed') });
 
-    expect(resumed.steps.map((s) => s.kind)).toEqual(straight.steps.map((s) => s.kind));
-    expect(resumed.steps.some((s) => s.kind !== 'R')).toBe(true);
+    expect(resumed.steps.map((s) => s.metrics.rebalance)).toEqual(straight.steps.map((s) => s.metrics.rebalance));
+    expect(resumed.steps.some((s) => s.metrics.rebalance !== null)).toBe(true);
     resumed.steps.forEach((s, i) => expect(s.loss).toBeCloseTo(straight.steps[i].loss, 5));
     expect(resumed.testAccuracy).toBe(straight.testAccuracy);
     expect(resumed.testHeadAccuracy).toEqual(straight.testHeadAccuracy);
     expect(resumed.dUtil).toBeCloseTo(straight.dUtil!, 6);
     expect(resumed.bestEpoch).toBe(straight.bestEpoch);
     // A finished run is read back, not retrained.
-    expect((await trainRun('guided', 1, { data, settings, dir: join(dir, 'killed') })).seconds).toBe(resumed.seconds);
+    expect((await trainOne('guided', 1, { data, settings, dir: join(dir, 'killed') })).seconds).toBe(resumed.seconds);
   });
 
   it('trains a uni-modal baseline without fusion bookkeeping', async () => {
-    const r = await trainRun('unimodal-gray', 2, { data, settings: { ...settings, epochs: 1 }, dir: join(dir, 'uni') });
+    const r = await trainOne('unimodal-gray', 2, { data, settings: { ...settings, epochs: 1 }, dir: join(dir, 'uni') });
     expect(r.testHeadAccuracy).toHaveLength(1);
     expect(r.dUtil).toBeUndefined();
-    expect(r.steps.every((s) => s.kind === 'R' && s.dSpeed === null)).toBe(true);
+    expect(r.steps.every((s) => s.metrics.rebalance === undefined && s.metrics.dSpeed === undefined)).toBe(true);
   });
 });

@@ -1,9 +1,6 @@
-import sharp from 'sharp';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { MethodSummary } from './aggregate.js';
-import { barChart, histogram, linePlot, type Band, type Series } from './svg-plot.js';
-import type { RunResult } from './train-run.js';
+import { barChart, histogram, linePlot, type Band, type Series } from '@mm/example-kit';
+import type { MethodSummary } from './table.js';
+import type { RunResult } from './train-one.js';
 
 const COLORS: Record<string, string> = {
   'unimodal-colored': '#d9a400',
@@ -20,7 +17,8 @@ function rebalanceBands(run: RunResult): Band[] {
   const bands: Band[] = [];
   let current: Band | undefined;
   for (const s of run.steps) {
-    const c = s.kind === 'B0' ? '#6baed6' : s.kind === 'B1' ? '#fdae6b' : undefined;
+    const rebalanced = s.metrics.rebalance;
+    const c = rebalanced === 0 ? '#6baed6' : rebalanced === 1 ? '#fdae6b' : undefined;
     if (c && current && current.color === c && current.x1 === s.step) current.x1 = s.step + 1;
     else if (c) {
       current = { x0: s.step, x1: s.step + 1, color: c };
@@ -31,7 +29,7 @@ function rebalanceBands(run: RunResult): Band[] {
 }
 
 export function dSpeedPlot(run: RunResult, alpha: number): string {
-  const points = run.steps.filter((s) => s.dSpeed !== null).map((s) => [s.step, s.dSpeed as number] as [number, number]);
+  const points = run.steps.filter((s) => s.metrics.dSpeed != null).map((s) => [s.step, s.metrics.dSpeed as number] as [number, number]);
   return linePlot({
     title: `d_speed over training steps — ${run.method}, seed ${run.seed}`,
     xLabel: 'training step',
@@ -54,9 +52,9 @@ export function accuracyPlot(runs: RunResult[]): string {
   for (const run of runs) {
     const c = color(run.method);
     series.push({ name: `${run.method} (mean)`, color: c, markers: true, points: run.epochs.map((e) => [e.epoch + 1, 100 * e.validationAccuracy]) });
-    if (run.epochs[0]?.validationHeadAccuracy.length > 1) {
+    if ((run.epochs[0]?.validationModalityAccuracy?.length ?? 0) > 1) {
       // The gray head shows the greedy effect: it leans on color through the fusion unless re-balanced.
-      series.push({ name: `${run.method} head m1 (gray)`, color: c, dashed: true, points: run.epochs.map((e) => [e.epoch + 1, 100 * e.validationHeadAccuracy[1]]) });
+      series.push({ name: `${run.method} head m1 (gray)`, color: c, dashed: true, points: run.epochs.map((e) => [e.epoch + 1, 100 * e.validationModalityAccuracy![1]]) });
     }
   }
   return linePlot({
@@ -105,29 +103,4 @@ export function sweepHistograms(byPair: Record<string, { dUtil: number[]; dSpeed
     dUtil: histogram({ title: 'd_util over models (Figure 7 analogue)', xLabel: 'd_util', range: [-1, 1], values: entries.map(([name, v], i) => ({ name, values: v.dUtil, color: palette[i % 3] })) }),
     dSpeed: histogram({ title: 'd_speed over models', xLabel: 'd_speed', values: entries.map(([name, v], i) => ({ name, values: v.dSpeed, color: palette[i % 3] })) }),
   };
-}
-
-/** Writes each SVG and its PNG twin; returns the file names. */
-export async function writeFigures(dir: string, figures: Record<string, string>): Promise<string[]> {
-  const names: string[] = [];
-  for (const [name, svg] of Object.entries(figures)) {
-    writeFileSync(join(dir, `${name}.svg`), svg);
-    await sharp(Buffer.from(svg)).png().toFile(join(dir, `${name}.png`));
-    names.push(name);
-  }
-  return names;
-}
-
-export function htmlReport(title: string, table: string, figures: string[], notes: string[]): string {
-  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em}pre{background:#f6f6f6;padding:1em;overflow:auto}img{max-width:100%;border:1px solid #ddd;margin:.5em 0}</style>
-</head><body>
-<h1>${esc(title)}</h1>
-<pre>${esc(table)}</pre>
-${notes.map((n) => `<p>${esc(n)}</p>`).join('\n')}
-${figures.map((f) => `<h2>${esc(f)}</h2><img src="${f}.svg" alt="${esc(f)}">`).join('\n')}
-</body></html>
-`;
 }

@@ -1,0 +1,65 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { StoredTensor, TrainerCheckpoint } from '@mm/balance';
+import { encodeSafetensors, parseSafetensors, type Float32TensorData } from '@mm/models';
+import { readJson, recoverDirectory, writeDirectoryAtomically } from './files.js';
+
+/**
+ * A run's checkpoint: `checkpoint/state.json` (the trainer's counters and balancer state, and the
+ * loop's own state) and `checkpoint/tensors.safetensors` (model weights with their statistics,
+ * optimizer slots, balancer tensors, and any extra tensors such as the best weights so far),
+ * replaced as one folder by rename, so a crash at any moment leaves a readable checkpoint.
+ */
+export interface RunCheckpoint<L> {
+  trainer: TrainerCheckpoint;
+  /** The loop's own state (epoch logs, best epoch, …). */
+  loop: L;
+  /** Extra tensors saved with it (e.g. `best/<weight>`). */
+  extra: Record<string, StoredTensor>;
+}
+
+const STATE = 'state.json';
+const TENSORS = 'tensors.safetensors';
+const FORMAT = 'mm-example-checkpoint/1';
+
+export function checkpointDir(runDir: string): string {
+  return join(runDir, 'checkpoint');
+}
+
+export function saveCheckpoint<L>(runDir: string, checkpoint: RunCheckpoint<L>): void {
+  const tensors: Record<string, Float32TensorData> = {};
+  for (const [name, t] of Object.entries(checkpoint.trainer.tensors)) tensors[`trainer/${name}`] = t;
+  for (const [name, t] of Object.entries(checkpoint.extra)) tensors[`extra/${name}`] = t;
+  const state = { format: FORMAT, trainer: checkpoint.trainer.json, trainerFormat: checkpoint.trainer.format, loop: checkpoint.loop };
+  writeDirectoryAtomically(checkpointDir(runDir), { [STATE]: JSON.stringify(state), [TENSORS]: encodeSafetensors(tensors) });
+}
+
+/** The run's last checkpoint, or undefined when it has none yet; a damaged one is an error naming the file. */
+export function loadCheckpoint<L>(runDir: string): RunCheckpoint<L> | undefined {
+  const dir = checkpointDir(runDir);
+  recoverDirectory(dir);
+  const stateFile = join(dir, STATE);
+  if (!existsSync(stateFile)) return undefined;
+  const state = readJson<{ format: string; trainer: TrainerCheckpoint['json']; trainerFormat: TrainerCheckpoint['format']; loop: L }>(stateFile);
+  if (state.format !== FORMAT) throw new Error(`${stateFile} is not a checkpoint of this version (format ${JSON.stringify(state.format)}); delete ${dir} to start the run over`);
+  const tensorFile = join(dir, TENSORS);
+  let file;
+  try {
+    file = parseSafetensors(readFileSync(tensorFile), tensorFile);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; delete ${dir} to start the run over`);
+  }
+  const trainer: Record<string, StoredTensor> = {};
+  const extra: Record<string, StoredTensor> = {};
+  for (const [name, t] of file.tensors) {
+    const bytes = t.bytes.slice();
+    const stored: StoredTensor =
+      t.dtype === 'I32'
+        ? { shape: [...t.shape], dtype: 'int32', data: new Int32Array(bytes.buffer, 0, bytes.byteLength / 4) }
+        : { shape: [...t.shape], dtype: 'float32', data: t.toFloat32() };
+    if (name.startsWith('trainer/')) trainer[name.slice('trainer/'.length)] = stored;
+    else if (name.startsWith('extra/')) extra[name.slice('extra/'.length)] = stored;
+    else throw new Error(`${tensorFile}: unexpected tensor '${name}'; delete ${dir} to start the run over`);
+  }
+  return { trainer: { format: state.trainerFormat, json: state.trainer, tensors: trainer }, loop: state.loop, extra };
+}
