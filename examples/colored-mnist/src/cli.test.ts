@@ -3,7 +3,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { openRunDir, parseCli } from '@mm/example-kit';
 import { afterAll, describe, expect, it } from 'vitest';
+import { CLI, configFromCli } from './config.js';
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = mkdtempSync(join(tmpdir(), 'cgm-cli-'));
@@ -19,16 +21,28 @@ const run = (...args: string[]) =>
 describe('colored-mnist CLI', () => {
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-  it('prints help', () => {
+  it('prints help and exits 0; a bad option exits 2 with what to do', () => {
     expect(run('--help')).toMatch(/--full[\s\S]*--sweep[\s\S]*--resume DIR/);
+    let error: { status?: number; stderr?: string } = {};
+    try {
+      run('--backend', 'bogus');
+    } catch (e) {
+      error = e as typeof error;
+    }
+    expect(error.status).toBe(2);
+    expect(error.stderr).toMatch(/--backend must be one of node-gpu, node, wasm, cpu/);
   });
 
-  it('rejects bad options with a message that says what to do', () => {
-    expect(() => run('--', '--widths', '1,2')).toThrow(/--widths needs 4 integers ≥ 1/);
-    expect(() => run('--methods', 'vanilla,bogus')).toThrow(/--methods: unknown bogus; choose from/);
-    expect(() => run('--resume', join(out, 'nothing-here'))).toThrow(/no config.json there/);
-    expect(() => run('--backend', 'bogus')).toThrow(/--backend must be one of node-gpu, node, wasm, cpu/);
-    expect(() => run('--bogus')).toThrow(/Unknown option '--bogus'/);
+  it.each([
+    [['--', '--widths', '1,2'], /--widths needs 4 integers ≥ 1/],
+    [['--methods', 'vanilla,bogus'], /--methods: unknown bogus; choose from/],
+    [['--train-size', '70000'], /--train-size is at most 60000/],
+  ])('rejects %j with a message that says what to do', (argv, message) => {
+    expect(() => configFromCli(parseCli(CLI, argv).values)).toThrow(message);
+  });
+
+  it('--resume needs a folder with a saved run', () => {
+    expect(() => openRunDir({ resume: join(out, 'nothing-here'), name: 'x', config: () => ({}) })).toThrow(/no config.json there/);
   });
 
   it('runs a tiny table end to end (pnpm-style "--" accepted), writes results and report, and resumes a finished run', () => {

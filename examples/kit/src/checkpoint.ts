@@ -52,7 +52,8 @@ export function loadCheckpoint<L>(runDir: string): RunCheckpoint<L> | undefined 
   const trainer: Record<string, StoredTensor> = {};
   const extra: Record<string, StoredTensor> = {};
   for (const [name, t] of file.tensors) {
-    const bytes = t.bytes.slice();
+    // A copy: the bytes may be a Buffer view into the whole file, whose .slice() does not copy.
+    const bytes = new Uint8Array(t.bytes);
     const stored: StoredTensor =
       t.dtype === 'I32'
         ? { shape: [...t.shape], dtype: 'int32', data: new Int32Array(bytes.buffer, 0, bytes.byteLength / 4) }
