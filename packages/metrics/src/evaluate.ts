@@ -16,8 +16,9 @@ function labelIndices(labels: tf.Tensor): tf.Tensor1D {
   return (labels.rank === 1 ? tf.cast(labels, 'int32') : tf.argMax(labels, -1)) as tf.Tensor1D;
 }
 
+/** One inference pass (model.apply runs each layer once; predict would apply a multi-output fusion layer once per output). */
 function headOutputs(model: LayersModel, batch: LabeledBatch): tf.Tensor2D[] {
-  const out = model.predict(batch.inputs.length === 1 ? batch.inputs[0] : batch.inputs);
+  const out = model.apply(batch.inputs.length === 1 ? batch.inputs[0] : batch.inputs, { training: false });
   return (Array.isArray(out) ? out : [out]) as tf.Tensor2D[];
 }
 
@@ -69,7 +70,7 @@ export async function recordSqueezeMeans(model: LayersModel, batches: BatchSourc
   let samples = 0;
   for await (const batch of iterateBatches(batches)) {
     try {
-      withFusionMode(layers, NORMAL_MODE, () => tf.dispose(model.predict(batch.inputs) as tf.Tensor | tf.Tensor[]), 'squeeze');
+      withFusionMode(layers, NORMAL_MODE, () => tf.dispose(model.apply(batch.inputs, { training: false }) as tf.Tensor | tf.Tensor[]), 'squeeze');
       samples += batch.labels.shape[0];
     } finally {
       tf.dispose([...batch.inputs, batch.labels]);

@@ -198,18 +198,46 @@ describe('MMTM', () => {
     expect(layer.fusionWeightNames(2)).toHaveLength(4);
   });
 
-  it('computes once per pass although tfjs-layers applies multi-output layers once per output', () => {
+  it('computes and records once per model.apply although tfjs-layers applies a multi-output layer once per output; predict counts twice with the same means', () => {
     const in0 = tfl.input({ shape: [3, 3, 2] });
     const in1 = tfl.input({ shape: [3, 3, 4] });
     const layer = new MMTM({ seed: 2 });
     const model = tfl.model({ inputs: [in0, in1], outputs: layer.apply([in0, in1]) as tfl.SymbolicTensor[] });
-    const x = [tf.ones([5, 3, 3, 2]), tf.ones([5, 3, 3, 4])];
-    withFusionMode(model, { kind: 'normal' }, () => tf.dispose(model.predict(x) as tf.Tensor[]), 'squeeze');
+    const x = [tf.randomNormal([5, 3, 3, 2], 0, 1, 'float32', 3), tf.randomNormal([5, 3, 3, 4], 0, 1, 'float32', 4)];
+    withFusionMode(model, { kind: 'normal' }, () => tf.dispose(model.apply(x, { training: false }) as tf.Tensor[]), 'squeeze');
     expect(layer.statisticsCounts().squeeze).toBe(5);
+    const viaApply = withFusionMode(model, { kind: 'cut' }, () => (model.apply(x) as tf.Tensor[]).map((t) => Array.from(t.dataSync())));
+    layer.resetSqueezeStatistics();
+    withFusionMode(model, { kind: 'normal' }, () => tf.dispose(model.predict(x) as tf.Tensor[]), 'squeeze');
+    expect(layer.statisticsCounts().squeeze).toBe(10);
+    const viaPredict = withFusionMode(model, { kind: 'cut' }, () => (model.apply(x) as tf.Tensor[]).map((t) => Array.from(t.dataSync())));
+    viaPredict.forEach((v, k) => expect(maxAbs(v, viaApply[k])).toBeLessThan(1e-6));
     withFusionMode(model, { kind: 'normal' }, () => tf.dispose(model.apply(x, { training: true }) as tf.Tensor[]), 'excitation');
     expect(layer.statisticsCounts().excitation).toBe(5);
     tf.dispose(x);
     model.dispose();
+  });
+
+  it('never returns outputs of an earlier application (weights changed, gradient tape, repeated recording)', () => {
+    const layer = new MMTM({ seed: 5 });
+    const x = [tf.randomNormal([4, 3, 3, 2], 0, 1, 'float32', 1), tf.randomNormal([4, 3, 3, 3], 0, 1, 'float32', 2)];
+    // (1) New weights, same inputs, same tick: new outputs.
+    const first = (layer.apply(x) as tf.Tensor[]).map((t) => Array.from(t.dataSync()));
+    tf.tidy(() => layer.setWeights(layer.getWeights().map((w, i) => (i < 6 ? tf.mul(w, 3) : w))));
+    const second = (layer.apply(x) as tf.Tensor[]).map((t) => Array.from(t.dataSync()));
+    expect(maxAbs(first[0], second[0])).toBeGreaterThan(1e-4);
+    // (2) An eager pass kept alive, then gradients over the same inputs: connected.
+    const kept = layer.apply(x) as tf.Tensor[];
+    const weights = layer.trainableWeights.map((w) => w.read() as tf.Variable);
+    const { grads } = tf.variableGrads(() => tf.sum(tf.addN((layer.apply(x) as tf.Tensor[]).map((t) => tf.sum(t)))) as tf.Scalar, weights);
+    expect(Object.keys(grads)).toHaveLength(weights.length);
+    // (3) Two recording passes over the same batch count it twice.
+    setFusionRecording(layer, 'squeeze');
+    tf.dispose(layer.apply(x) as tf.Tensor[]);
+    tf.dispose(layer.apply(x) as tf.Tensor[]);
+    setFusionRecording(layer, 'none');
+    expect(layer.statisticsCounts().squeeze).toBe(8);
+    tf.dispose([...x, ...kept, ...Object.values(grads)]);
   });
 
   describe('serialization', () => {
@@ -219,8 +247,8 @@ describe('MMTM', () => {
       const fused = new MMTM({ name: 'mmtm_test', ratio: 2, gateScale: 1.5, rebalanceStatistic: 'gate' }).apply([in0, in1]) as tfl.SymbolicTensor[];
       const model = tfl.model({ inputs: [in0, in1], outputs: fused });
       const x = [tf.randomNormal([3, 4, 4, 2], 0, 1, 'float32', 1), tf.randomNormal([3, 4, 4, 3], 0, 1, 'float32', 2)];
-      withFusionMode(model, { kind: 'normal' }, () => model.predict(x), 'squeeze');
-      withFusionMode(model, { kind: 'normal' }, () => model.predict(x), 'excitation');
+      withFusionMode(model, { kind: 'normal' }, () => model.apply(x), 'squeeze');
+      withFusionMode(model, { kind: 'normal' }, () => model.apply(x), 'excitation');
       const before = withFusionMode(model, { kind: 'cut' }, () => (model.predict(x) as tf.Tensor[]).map((t) => Array.from(t.dataSync())));
       const rebalanced = withFusionMode(model, { kind: 'rebalance', modality: 0 }, () =>
         (model.predict(x) as tf.Tensor[]).map((t) => Array.from(t.dataSync())),

@@ -58,13 +58,6 @@ export class MMTM extends tfl.layers.Layer implements FusionLayer {
 
   private mode: FusionMode = NORMAL_MODE;
   private recording: FusionRecording = 'none';
-  /**
-   * tfjs-layers' graph executor (engine/executor.js, 4.22) applies a multi-output layer once per
-   * output tensor. Remember the outputs of the current synchronous pass so that the second
-   * application returns them instead of computing (and recording statistics) twice.
-   */
-  private currentPass?: { inputs: tf.Tensor[]; state: string; outputs: tf.Tensor[] };
-
   constructor(args: MMTMArgs = {}) {
     super(args);
     this.ratio = args.ratio ?? 4;
@@ -124,13 +117,24 @@ export class MMTM extends tfl.layers.Layer implements FusionLayer {
     return inputShape as tfl.Shape[];
   }
 
+  /**
+   * tfjs-layers' graph executor (engine/executor.js, 4.22) applies a multi-output layer once
+   * per output, within one `execute` and with one shared kwargs object. The second application
+   * returns the first one's outputs, so a pass computes and records once. Matching on that
+   * kwargs object (and the same input tensors) makes a reuse impossible across passes: a new
+   * `model.apply` or `layer.apply` brings a new one, after new weights, inside a gradient tape or
+   * for a second recording pass. `model.predict` passes no kwargs, so each application there
+   * computes: a recording pass through predict counts a batch K times, with the same means.
+   */
+  private currentPass?: { kwargs: Kwargs; inputs: tf.Tensor[]; outputs: tf.Tensor[] };
+
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor[] {
-    const state = `${JSON.stringify(this.mode)}|${this.recording}|${String(kwargs?.training)}`;
     const pass = this.currentPass;
     if (
       pass !== undefined &&
+      kwargs !== undefined &&
+      pass.kwargs === kwargs &&
       Array.isArray(inputs) &&
-      pass.state === state &&
       pass.inputs.length === inputs.length &&
       pass.inputs.every((t, i) => t === inputs[i]) &&
       pass.outputs.every((t) => !t.isDisposed)
@@ -138,10 +142,7 @@ export class MMTM extends tfl.layers.Layer implements FusionLayer {
       return pass.outputs;
     }
     const outputs = this.fuse(inputs);
-    this.currentPass = { inputs: inputs as tf.Tensor[], state, outputs };
-    queueMicrotask(() => {
-      if (this.currentPass?.outputs === outputs) this.currentPass = undefined;
-    });
+    this.currentPass = kwargs === undefined ? undefined : { kwargs, inputs: [...(inputs as tf.Tensor[])], outputs };
     return outputs;
   }
 
