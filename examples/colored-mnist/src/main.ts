@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { initBackend } from '@mm/backend';
-import { buildColoredGrayMnist, writeSampleGrid, type CgMnistModality } from '@mm/datasets';
+import { buildColoredGrayMnist, writeSampleGrid, type CgMnistModality } from '@mm/datasets/colored-mnist';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';

@@ -1,4 +1,4 @@
-import type { CgMnistModality } from '@mm/datasets';
+import type { CgMnistModality } from '@mm/datasets/colored-mnist';
 
 export const METHODS = ['unimodal-colored', 'unimodal-gray', 'vanilla', 'rubi', 'random', 'guided'] as const;
 export type Method = (typeof METHODS)[number];

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { BalancedTrainer, GuidedScheduler, RandomScheduler, rubiLoss, VanillaScheduler, type Scheduler, type TrainingStepState } from '@mm/balance';
-import type { CgMnistModality, CgMnistSplit, ColoredGrayMnist } from '@mm/datasets';
-import { headAccuracies, tryConditionalUtilization, type LabeledBatch } from '@mm/metrics';
-import { batchToTensors, cgMnistFusedNet, cgMnistUnimodalNet } from '@mm/models';
+import type { CgMnistModality, CgMnistSplit, ColoredGrayMnist } from '@mm/datasets/colored-mnist';
+import { disposeLabeledBatch, headAccuracies, toLabeledBatch, tryConditionalUtilization, type LabeledBatch } from '@mm/metrics';
+import { cgMnistFusedNet, cgMnistUnimodalNet } from '@mm/models';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packTensors, readJson, unpackTensors, writeDirectoryAtomically, writeFileAtomically, type TensorEntry } from './checkpoint.js';
@@ -96,8 +96,7 @@ function* tensorBatches(split: CgMnistSplit, modalities: CgMnistModality[], batc
   for (const batch of split.batches({ batchSize, modalities })) {
     if (limit !== undefined && seen >= limit) return;
     seen += batch.size;
-    const t = batchToTensors(batch);
-    yield { inputs: t.inputs, labels: t.labels };
+    yield toLabeledBatch(batch);
   }
 }
 
@@ -178,12 +177,12 @@ export async function trainRun(method: Method, seed: number, ctx: RunContext): P
     let lossSum = 0;
     let index = 0;
     for (const batch of data.train.batches({ batchSize: settings.batchSize, shuffle: true, seed: seed * 1000 + settings.dataSeed, epoch, dropRemainder: true, modalities })) {
-      const t = batchToTensors(batch);
+      const labeled = toLabeledBatch(batch);
       let result;
       try {
-        result = trainer.step({ inputs: t.inputs, labels: t.labels });
+        result = trainer.step(labeled);
       } finally {
-        tf.dispose([...t.inputs, t.labels]);
+        disposeLabeledBatch(labeled);
       }
       lossSum += result.loss;
       steps.push({ step: result.step, loss: result.loss, kind: kindLabel(result.kind), dSpeed: result.dSpeed });
