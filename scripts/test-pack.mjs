@@ -58,6 +58,18 @@ for (const name of names) {
   if (!existsSync(typesPath)) throw new Error(name + ': types file ' + types + ' missing from the tarball');
   console.log('imported ' + name + ': ' + exported.slice(0, 8).join(', ') + (exported.length > 8 ? ', …' : ''));
 }
+// Every subpath export as well, with its types.
+for (const name of names) {
+  const manifest = require(name + '/package.json');
+  for (const [subpath, target] of Object.entries(manifest.exports)) {
+    if (subpath === '.' || subpath === './package.json') continue;
+    const specifier = name + subpath.slice(1);
+    const exported = Object.keys(await import(specifier));
+    if (exported.length === 0) throw new Error(specifier + ' exports nothing');
+    if (!existsSync(join(dirname(require.resolve(name + '/package.json')), target.types))) throw new Error(specifier + ': types file ' + target.types + ' missing from the tarball');
+    console.log('imported ' + specifier + ': ' + exported.slice(0, 8).join(', ') + (exported.length > 8 ? ', …' : ''));
+  }
+}
 const { initBackend } = await import('@mm/backend');
 const backend = await initBackend({ log: false });
 if (backend !== 'wasm') throw new Error('expected the wasm backend in the user project, got ' + backend);
@@ -65,7 +77,39 @@ console.log('initBackend() in the user project chose ' + backend);
 `);
   process.stdout.write(run('node', ['check.mjs'], project));
   console.log(`test:pack: ${names.length} packages packed, installed with npm and imported`);
+  checkLeanDatasetsInstall(files[names.indexOf('@mm/datasets')]);
 } finally {
   if (keep) console.log(`kept ${work}`);
   else rmSync(work, { recursive: true, force: true });
+}
+
+/**
+ * A Colored-and-gray-MNIST user installs @mm/datasets alone: its optional peers (sharp, ffmpeg)
+ * stay out, the root and the colored-mnist subpath import and build the dataset, and the one
+ * feature that needs sharp says how to get it.
+ */
+function checkLeanDatasetsInstall(tarball) {
+  const lean = join(work, 'datasets-only');
+  run('mkdir', ['-p', lean]);
+  writeFileSync(join(lean, 'package.json'), JSON.stringify({ name: 'datasets-only', private: true, type: 'module' }, null, 2));
+  run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', tarball], lean);
+  writeFileSync(join(lean, 'check.mjs'), `
+import { existsSync } from 'node:fs';
+for (const name of ['sharp', '@ffmpeg-installer/ffmpeg']) {
+  if (existsSync('node_modules/' + name + '/package.json')) throw new Error(name + ' was installed with @mm/datasets alone; it must stay an optional peer');
+}
+const { shuffledIndices } = await import('@mm/datasets');
+const { buildColoredGrayMnist, writeSampleGrid } = await import('@mm/datasets/colored-mnist');
+await import('@mm/datasets/nvgesture');
+const data = buildColoredGrayMnist({ seed: 0, trainSize: 200 });
+const [batch] = data.train.batches({ batchSize: 32, shuffle: true, seed: 1 });
+if (data.train.size !== 200 || batch.size !== 32 || batch.inputs[0].length !== 32 * 28 * 28 * 3 || batch.modalities.join() !== 'colored,gray') {
+  throw new Error('unexpected Colored-and-gray-MNIST: train ' + data.train.size + ', batch ' + batch.size + ' ' + batch.modalities);
+}
+if (shuffledIndices(5, 1).length !== 5) throw new Error('shuffledIndices');
+const error = await writeSampleGrid(data.train, 'grid.png').then(() => null, (e) => e);
+if (!/npm install sharp/.test(String(error?.message))) throw new Error('writeSampleGrid without sharp should say how to install it, got: ' + error);
+console.log('@mm/datasets alone (no sharp, no ffmpeg): imported, built CG-MNIST (train 200); without sharp: ' + error.message);
+`);
+  process.stdout.write(run('node', ['check.mjs'], lean));
 }

@@ -1,6 +1,5 @@
-import { buildColoredGrayMnist } from '@mm/datasets';
-import { batchToTensors, disposeBatchTensors } from '@mm/models';
-import { CLASSES } from './network.js';
+import { buildColoredGrayMnist } from '@mm/datasets/colored-mnist';
+import { disposeLabeledBatch, toLabeledBatch } from '@mm/metrics';
 
 export interface DataPipelineReport {
   /** One-off: reading MNIST and rendering the colored/gray images of every split. */
@@ -19,8 +18,7 @@ export function measureDataPipeline(batchSize: number, maxBatches = 200): DataPi
   let batches = 0;
   const t0 = performance.now();
   for (const batch of data.train.batches({ batchSize, shuffle: true, seed: 1, epoch: 0, dropRemainder: true })) {
-    const tensors = batchToTensors(batch, CLASSES);
-    disposeBatchTensors(tensors);
+    disposeLabeledBatch(toLabeledBatch(batch));
     samples += batch.size;
     if (++batches >= maxBatches) break;
   }

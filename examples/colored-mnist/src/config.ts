@@ -1,4 +1,4 @@
-import type { CgMnistModality } from '@mm/datasets';
+import type { CgMnistModality } from '@mm/datasets/colored-mnist';
 import { UsageError, type CliValues } from '@mm/example-kit';
 
 export const METHODS = ['unimodal-colored', 'unimodal-gray', 'vanilla', 'rubi', 'random', 'guided'] as const;

@@ -1,4 +1,4 @@
-import { buildColoredGrayMnist, writeSampleGrid, type CgMnistModality, type ColoredGrayMnist } from '@mm/datasets';
+import { buildColoredGrayMnist, writeSampleGrid, type CgMnistModality, type ColoredGrayMnist } from '@mm/datasets/colored-mnist';
 import { htmlReport, stat, writeFigures, writeFileAtomically, type ProgressEvent } from '@mm/example-kit';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@mm/backend';
-import { buildColoredGrayMnist } from '@mm/datasets';
+import { buildColoredGrayMnist } from '@mm/datasets/colored-mnist';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { BalancedTrainer } from '@mm/balance';
-import type { CgMnistModality, CgMnistSplit, ColoredGrayMnist } from '@mm/datasets';
+import type { CgMnistModality, CgMnistSplit, ColoredGrayMnist } from '@mm/datasets/colored-mnist';
 import { describeGreedy, evaluateRun, paperBalancer, readJson, trainEpochs, writeFileAtomically, type EpochLog, type ProgressEvent, type StepLog } from '@mm/example-kit';
 import { toLabeledBatch, type LabeledBatch } from '@mm/metrics';
 import { cgMnistFusedNet, cgMnistUnimodalNet } from '@mm/models';

@@ -1,6 +1,7 @@
 // Writes a small synthetic tree in the exact ModelNet40 12-view layout, to try the app end to
 // end without the 1.6 GB download: `pnpm --filter @mm/example-modelnet40 fixture /tmp/mn40`.
-import { writeModelNet40Fixture } from '@mm/datasets';
+import { MODELNET40_CLASSES } from '@mm/datasets/modelnet40';
+import { writeModelNet40Fixture } from '@mm/datasets/testing';
 
 // `pnpm … fixture -- DIR` passes the separator through.
 const args = process.argv.slice(2).filter((a) => a !== '--');
@@ -10,6 +11,5 @@ if (!dir) {
   process.exit(2);
 }
 const [classes, trainPerClass, testPerClass, size] = [1, 2, 3, 4].map((i, k) => Number(args[i] ?? [4, 6, 3, 32][k]));
-const { MODELNET40_CLASSES } = await import('@mm/datasets');
 await writeModelNet40Fixture(dir, { classes: MODELNET40_CLASSES.slice(0, classes), trainPerClass, testPerClass, size });
 console.log(`wrote ${classes} classes × (${trainPerClass} train + ${testPerClass} test) objects × 12 views of ${size}×${size} to ${dir}`);

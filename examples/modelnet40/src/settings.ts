@@ -1,4 +1,4 @@
-import { MODELNET40_DEFAULT_VIEWS, MODELNET40_DOWNLOAD_HINT } from '@mm/datasets';
+import { MODELNET40_DEFAULT_VIEWS, MODELNET40_DOWNLOAD_HINT } from '@mm/datasets/modelnet40';
 
 export type Method = 'vanilla' | 'random' | 'guided' | 'unimodal';
 export const METHODS: readonly Method[] = ['vanilla', 'random', 'guided', 'unimodal'];

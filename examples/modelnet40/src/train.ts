@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { BalancedTrainer, GuidedScheduler, RandomScheduler, VanillaScheduler, type Scheduler, type TrainingStepState } from '@mm/balance';
-import { openModelNet40, type ModelNet40Split, type MultiModalBatch } from '@mm/datasets';
-import { headAccuracies, tryConditionalUtilization, type HeadAccuracies, type LabeledBatch, type UtilizationReport } from '@mm/metrics';
+import { openModelNet40, type ModelNet40Split } from '@mm/datasets/modelnet40';
+import { disposeLabeledBatch, headAccuracies, toLabeledBatch, tryConditionalUtilization, type HeadAccuracies, type LabeledBatch, type UtilizationReport } from '@mm/metrics';
 import { countParams, fusedResNet18, importTorchResNet18, importTorchResNet18IntoBranches, readSafetensorsFile, resnet18SE } from '@mm/models';
 import { decodeModelWeights, encodeModelWeights, loadLatestCheckpoint, saveCheckpoint, writeFileAtomically } from './checkpoint.js';
 import { renderPanelsSvg } from './report.js';
@@ -62,15 +62,8 @@ function identityOf(s: RunSettings): Record<string, unknown> {
   return { method: s.method, views: s.views, imageSize: s.imageSize, limit: s.limit ?? null, batchSize: s.batchSize, alpha: s.alpha, windowSize: s.windowSize, seed: s.seed, gateScale: s.gateScale, pretrained: s.pretrained ?? null };
 }
 
-function toLabeled(batch: MultiModalBatch): LabeledBatch {
-  return {
-    inputs: batch.inputs.map((data, k) => tf.tensor4d(data, [batch.size, ...(batch.sampleShapes[k] as [number, number, number])])),
-    labels: tf.tensor1d(batch.labels, 'int32'),
-  };
-}
-
 async function* evaluationBatches(split: ModelNet40Split, batchSize: number): AsyncGenerator<LabeledBatch> {
-  for await (const batch of split.batches({ batchSize, shuffle: false, augment: false })) yield toLabeled(batch);
+  for await (const batch of split.batches({ batchSize, shuffle: false, augment: false })) yield toLabeledBatch(batch);
 }
 
 /** PyTorch's ReduceLROnPlateau (mode min, relative threshold 1e-4, no cooldown). */
@@ -225,12 +218,12 @@ export async function runModelNet40(settings: RunSettings, backend: string, hook
       let steps = 0;
       const rebalanceSteps = settings.views.map(() => 0);
       for await (const batch of dataset.train.batches({ batchSize: settings.batchSize, seed: settings.seed, epoch })) {
-        const labeled = toLabeled(batch);
+        const labeled = toLabeledBatch(batch);
         let step;
         try {
           step = trainer.step(labeled);
         } finally {
-          tf.dispose([...labeled.inputs, labeled.labels]);
+          disposeLabeledBatch(labeled);
         }
         lossSum += step.loss * batch.size;
         samples += batch.size;

@@ -1,4 +1,4 @@
-import { writeNvGestureFixture, type FixtureSampleSpec } from '@mm/datasets';
+import { writeNvGestureFixture, type FixtureSampleSpec } from '@mm/datasets/testing';
 
 /** Writes a tiny NVGesture-shaped dataset (RGB + depth AVIs and both list files) to the given directory. */
 export function fixtureSamples(perSplit: { train: number; test: number }, classes = 3): FixtureSampleSpec[] {

@@ -1,4 +1,4 @@
-import { NVGESTURE_DOWNLOAD_HINT } from '@mm/datasets';
+import { NVGESTURE_DOWNLOAD_HINT } from '@mm/datasets/nvgesture';
 
 export type Method = 'vanilla' | 'random' | 'guided' | 'unimodal';
 

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '@mm/backend';
-import { writeNvGestureFixture } from '@mm/datasets';
+import { writeNvGestureFixture } from '@mm/datasets/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixtureSamples } from './make-fixture.js';
 import { parseArgs, UsageError } from './settings.js';

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { BalancedTrainer, GuidedScheduler, RandomScheduler, VanillaScheduler, type Scheduler, type TrainingStepState } from '@mm/balance';
-import { nvGestureBatches, openNvGesture, NVGESTURE_NUM_CLASSES, type ClipBatch, type ClipMode, type NvGestureSample, type NvGestureSampleError } from '@mm/datasets';
-import { headAccuracies, tryConditionalUtilization, type HeadAccuracies, type LabeledBatch, type UtilizationReport } from '@mm/metrics';
+import { openNvGesture, NVGESTURE_NUM_CLASSES, type ClipMode, type NvGestureModality, type NvGestureSampleError, type NvGestureSplit } from '@mm/datasets/nvgesture';
+import { disposeLabeledBatch, headAccuracies, toLabeledBatch, tryConditionalUtilization, type HeadAccuracies, type LabeledBatch, type UtilizationReport } from '@mm/metrics';
 import { countParams, fusedI3D, i3dWithSqueezeExcite, importTorchI3D, readSafetensorsFile, torchToTfjs, type SafetensorsFile } from '@mm/models';
 import { decodeModelWeights, encodeModelWeights, loadCheckpoint, restoreOptimizer, saveCheckpoint, writeFileAtomically } from './checkpoint.js';
 import { renderReport } from './report.js';
@@ -113,36 +113,37 @@ export interface RunHooks {
 /** Trains on NVGesture, validates every epoch, checkpoints atomically, tests the best-validation weights. */
 export async function runNvGesture(settings: RunSettings, backend: string, hooks: RunHooks = {}): Promise<RunResults> {
   const log = hooks.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const splits = openNvGesture(settings.data, { seed: settings.seed, onMalformed: settings.skipBad ? 'skip' : 'throw' });
-  const limit = <T>(xs: T[]) => (settings.limit === null ? xs : xs.slice(0, settings.limit));
-  const train = limit(splits.train);
-  const validation = limit(splits.validation);
-  const test = limit(splits.test);
+  const splits = openNvGesture({
+    root: settings.data,
+    validationSeed: settings.seed,
+    onMalformed: settings.skipBad ? 'skip' : 'throw',
+    limit: settings.limit ?? undefined,
+    frames: settings.frames,
+    resize: resizeFor(settings.size),
+    crop: settings.size,
+  });
+  const { train, validation, test } = splits;
   const unimodal = settings.method === 'unimodal';
-  const clipOptions = { frames: settings.frames, resize: resizeFor(settings.size), crop: settings.size, concurrency: settings.concurrency, onError: settings.skipBad ? ('skip' as const) : ('throw' as const) };
+  const modalities: NvGestureModality[] = unimodal ? [settings.modality] : ['rgb', 'depth'];
   const skipped = new Map<string, string>();
   const noteSkipped = (errors: readonly NvGestureSampleError[]) => {
     for (const e of errors) skipped.set(e.sample.path, e.problem);
   };
-  log(`NVGesture ${settings.data}: ${train.length} train / ${validation.length} validation / ${test.length} test samples, ${settings.frames}×${settings.size}×${settings.size} clips${splits.malformed.length ? `, ${splits.malformed.length} malformed list lines skipped` : ''}`);
+  log(`NVGesture ${settings.data}: ${train.size} train / ${validation.size} validation / ${test.size} test samples, ${settings.frames}×${settings.size}×${settings.size} clips${splits.malformed.length ? `, ${splits.malformed.length} malformed list lines skipped` : ''}`);
 
-  const toLabeled = (batch: ClipBatch): LabeledBatch => {
-    const shape = [batch.size, settings.frames, settings.size, settings.size];
-    const rgb = () => tf.tensor5d(batch.rgb, [...shape, 3] as [number, number, number, number, number]);
-    const depth = () => tf.tensor5d(batch.depth, [...shape, 1] as [number, number, number, number, number]);
-    const inputs = unimodal ? [settings.modality === 'rgb' ? rgb() : depth()] : [rgb(), depth()];
-    return { inputs, labels: tf.tensor1d(batch.labels, 'int32') };
-  };
-  const batches = async function* (samples: readonly NvGestureSample[], mode: ClipMode, epoch = 0): AsyncGenerator<LabeledBatch> {
-    for await (const batch of nvGestureBatches(settings.data, samples, {
-      ...clipOptions,
+  const batches = async function* (split: NvGestureSplit, mode: ClipMode, epoch = 0): AsyncGenerator<LabeledBatch> {
+    for await (const batch of split.batches({
       batchSize: settings.batchSize,
-      mode,
-      shuffleSeed: mode === 'train' ? settings.seed * 1000 + epoch : undefined,
-      seed: settings.seed * 1000 + epoch,
+      modalities,
+      augment: mode === 'train',
+      shuffle: mode === 'train',
+      seed: settings.seed,
+      epoch,
+      concurrency: settings.concurrency,
+      onError: settings.skipBad ? 'skip' : 'throw',
       onProgress: (_, errors) => noteSkipped(errors),
     })) {
-      yield toLabeled(batch);
+      yield toLabeledBatch(batch);
     }
   };
 
@@ -156,7 +157,7 @@ export async function runNvGesture(settings: RunSettings, backend: string, hooks
     }
     log(`loaded pretrained I3D weights from ${settings.pretrained} (heads and fusion layers keep their initialisation)`);
   }
-  const stepsPerEpoch = Math.ceil(train.length / settings.batchSize);
+  const stepsPerEpoch = train.numBatches(settings.batchSize);
   const optimizer = tf.train.momentum(settings.learningRate, settings.momentum);
   const trainer = new BalancedTrainer({ model, optimizer, scheduler: buildScheduler(settings, stepsPerEpoch), learningSpeed: unimodal ? false : {} });
   log(`${model.name}: ${countParams(model).toLocaleString('en-US')} parameters, ${settings.method}, SGD lr ${settings.learningRate} momentum ${settings.momentum}, batch ${settings.batchSize}, ${stepsPerEpoch} steps/epoch`);
@@ -185,9 +186,9 @@ export async function runNvGesture(settings: RunSettings, backend: string, hooks
       backend,
       dataset: {
         root: settings.data,
-        train: train.length,
-        validation: validation.length,
-        test: test.length,
+        train: train.size,
+        validation: validation.size,
+        test: test.size,
         malformedListLines: splits.malformed.length,
         skippedSamples: [...skipped].map(([sample, problem]) => ({ sample, problem })),
       },
@@ -218,7 +219,7 @@ export async function runNvGesture(settings: RunSettings, backend: string, hooks
         try {
           step = trainer.step(labeled);
         } finally {
-          tf.dispose([...labeled.inputs, labeled.labels]);
+          disposeLabeledBatch(labeled);
         }
         lossSum += step.loss * size;
         clips += size;

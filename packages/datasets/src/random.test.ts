@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRng, shuffledIndices, splitTrainValidation } from './random.js';
+import { createRng, deriveSeed, shuffledIndices, splitTrainValidation } from './random.js';
 
 describe('seeded randomness', () => {
   it('repeats for a seed and differs across seeds', () => {
@@ -34,5 +34,14 @@ describe('seeded randomness', () => {
     expect(all.size).toBe(101);
     expect(Array.from(splitTrainValidation(101, 0.2, 5).validation)).toEqual(Array.from(validation));
     expect(() => splitTrainValidation(10, 1)).toThrow(/validationFraction/);
+  });
+
+  it('derives seeds that differ in every part and stay those Colored-and-gray-MNIST was built with', () => {
+    // Pinned values: the CG-MNIST colors, subsets and epoch orders (and so its published table) depend on them.
+    expect([deriveSeed(0, 1), deriveSeed(1, 6), deriveSeed(1000, 3, 6), deriveSeed(7, 2, 1), deriveSeed()]).toEqual([
+      2941307801, 3970861796, 1390167868, 2273672598, 2654435769,
+    ]);
+    const seeds = new Set([deriveSeed(1, 2, 3), deriveSeed(1, 2, 4), deriveSeed(1, 3, 3), deriveSeed(2, 2, 3), deriveSeed(1, 2), deriveSeed(1, 2, 3, 0)]);
+    expect(seeds.size).toBe(6);
   });
 });

@@ -31,6 +31,22 @@ export function createRng(seed: number): Rng {
   };
 }
 
+/**
+ * Mixes integers into a 32-bit seed (murmur3-style finalizer per part), so that one user seed
+ * gives independent streams: `deriveSeed(seed, epoch, stream, index)` changes completely when
+ * any part changes.
+ */
+export function deriveSeed(...parts: number[]): number {
+  let h = 0x9e3779b9;
+  for (const part of parts) {
+    h = Math.imul(h ^ (part >>> 0), 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+  }
+  return h >>> 0;
+}
+
 /** Fisher–Yates shuffle of 0..n-1, deterministic for a seed. */
 export function shuffledIndices(n: number, seed: number): Int32Array {
   const rng = createRng(seed);

@@ -9,6 +9,52 @@ export interface LabeledBatch {
   labels: tf.Tensor;
 }
 
+/**
+ * A batch as flat typed arrays, the shape `@mm/datasets` yields (declared here structurally, so
+ * this package needs no dependency on the datasets package, and the datasets package no tfjs).
+ */
+export interface FlatMultiModalBatch {
+  /** One flat array per modality (model input), samples concatenated, channels last. */
+  inputs: readonly Float32Array[];
+  /** Shape of one sample of each input, e.g. [[28, 28, 3], [28, 28, 1]]. */
+  sampleShapes: readonly (readonly number[])[];
+  /** Class indices, one per sample. */
+  labels: Int32Array;
+  size: number;
+}
+
+/**
+ * Turns a batch of typed arrays into tensors: inputs[k] of shape [size, ...sampleShapes[k]]
+ * (float32) and int32 labels [size]. The caller owns (disposes) them, e.g. with
+ * `disposeLabeledBatch`, or hands them to a function that takes a `BatchSource` (those dispose).
+ * Every length is checked before any tensor is made, so a bad batch leaks nothing.
+ */
+export function toLabeledBatch(batch: FlatMultiModalBatch): LabeledBatch {
+  const { size } = batch;
+  if (!(Number.isInteger(size) && size >= 0)) throw new Error(`toLabeledBatch: size must be an integer ≥ 0, got ${size}`);
+  if (batch.inputs.length !== batch.sampleShapes.length) {
+    throw new Error(`toLabeledBatch: ${batch.inputs.length} inputs but ${batch.sampleShapes.length} sample shapes; give one shape per input`);
+  }
+  if (batch.labels.length !== size) throw new Error(`toLabeledBatch: ${batch.labels.length} labels for a batch of size ${size}`);
+  const shapes = batch.inputs.map((data, k) => {
+    const shape = [size, ...batch.sampleShapes[k]];
+    const expected = shape.reduce((a, b) => a * b, 1);
+    if (data.length !== expected) {
+      throw new Error(`toLabeledBatch: input ${k} holds ${data.length} values, but size ${size} × sample shape [${batch.sampleShapes[k].join(', ')}] needs ${expected}`);
+    }
+    return shape;
+  });
+  return {
+    inputs: batch.inputs.map((data, k) => tf.tensor(data, shapes[k], 'float32')),
+    labels: tf.tensor1d(batch.labels, 'int32'),
+  };
+}
+
+/** Disposes a batch's input and label tensors. */
+export function disposeLabeledBatch(batch: LabeledBatch): void {
+  tf.dispose([...batch.inputs, batch.labels]);
+}
+
 /** Batches to consume once. Functions that take a source dispose every batch after using it. */
 export type BatchSource = Iterable<LabeledBatch> | AsyncIterable<LabeledBatch>;
 
@@ -20,31 +66,3 @@ export async function* iterateBatches(source: BatchSource): AsyncGenerator<Label
   }
 }
 
-/**
- * A batch as the datasets yield it (declared here by shape, so this package does not depend on
- * the datasets package): one flat Float32Array per modality, one sample's shape for each, labels.
- */
-export interface FlatBatch {
-  inputs: readonly Float32Array[];
-  sampleShapes: readonly (readonly number[])[];
-  labels: Int32Array;
-  size: number;
-}
-
-/** One tensor per modality [size, ...sampleShape] and int32 labels [size]; the caller disposes them. */
-export function toLabeledBatch(batch: FlatBatch): LabeledBatch {
-  if (batch.inputs.length !== batch.sampleShapes.length) {
-    throw new Error(`toLabeledBatch: ${batch.inputs.length} inputs but ${batch.sampleShapes.length} sample shapes`);
-  }
-  batch.inputs.forEach((data, k) => {
-    const expected = batch.size * batch.sampleShapes[k].reduce((a, b) => a * b, 1);
-    if (data.length !== expected) {
-      throw new Error(`toLabeledBatch: input ${k} holds ${data.length} values, ${batch.size} samples of shape ${JSON.stringify(batch.sampleShapes[k])} need ${expected}`);
-    }
-  });
-  if (batch.labels.length !== batch.size) throw new Error(`toLabeledBatch: ${batch.labels.length} labels for ${batch.size} samples`);
-  return {
-    inputs: batch.inputs.map((data, k) => tf.tensor(data, [batch.size, ...batch.sampleShapes[k]], 'float32')),
-    labels: tf.tensor1d(batch.labels, 'int32'),
-  };
-}

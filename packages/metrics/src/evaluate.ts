@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { fusionLayersOf, NORMAL_MODE, withFusionMode, type FusionLayer, type FusionMode } from '@mm/mmtm';
-import { iterateBatches, type BatchSource, type LabeledBatch } from './batches.js';
+import { disposeLabeledBatch, iterateBatches, type BatchSource, type LabeledBatch } from './batches.js';
 import { conditionalUtilizationRate, UndefinedUtilizationError } from './utilization.js';
 
 export interface HeadAccuracies {
@@ -51,7 +51,7 @@ export async function headAccuracies(model: LayersModel, batches: BatchSource, m
       fusedCorrect += fusedHits;
       samples += batch.labels.shape[0];
     } finally {
-      tf.dispose([...batch.inputs, batch.labels]);
+      disposeLabeledBatch(batch);
     }
   }
   if (samples === 0 || correct === undefined) throw new Error('cannot compute accuracy on an empty data source (no batches or no samples)');
@@ -73,7 +73,7 @@ export async function recordSqueezeMeans(model: LayersModel, batches: BatchSourc
       withFusionMode(layers, NORMAL_MODE, () => tf.dispose(model.apply(batch.inputs, { training: false }) as tf.Tensor | tf.Tensor[]), 'squeeze');
       samples += batch.labels.shape[0];
     } finally {
-      tf.dispose([...batch.inputs, batch.labels]);
+      disposeLabeledBatch(batch);
     }
   }
   if (samples === 0) throw new Error('the recording pass saw no samples: the training data source is empty');

@@ -6,7 +6,7 @@ export {
   type LearningSpeedOptions,
   type LearningSpeedState,
 } from './learning-speed.js';
-export { iterateBatches, toLabeledBatch, type BatchSource, type FlatBatch, type LabeledBatch } from './batches.js';
+export { disposeLabeledBatch, iterateBatches, toLabeledBatch, type BatchSource, type FlatMultiModalBatch, type LabeledBatch } from './batches.js';
 export {
   conditionalUtilization,
   headAccuracies,

@@ -159,6 +159,7 @@ describe('batching', () => {
     let batches = 0;
     for (const batch of data.train.batches({ batchSize, shuffle: true, seed: 5, epoch: 0 })) {
       batches++;
+      expect(batch.modalities).toEqual(['colored', 'gray']);
       expect(batch.inputs).toHaveLength(2);
       expect(batch.inputs[0].length).toBe(batch.size * PIXELS * 3);
       expect(batch.inputs[1].length).toBe(batch.size * PIXELS);
@@ -192,6 +193,11 @@ describe('batching', () => {
     expect(sameContent(batch.inputs[0], batch.inputs[1])).toBe(true);
     expect(batch.inputs[0]).not.toBe(batch.inputs[1]);
     expect(batch.sampleShapes[0]).toEqual([MNIST_IMAGE_SIZE, MNIST_IMAGE_SIZE, 1]);
+    expect(batch.modalities).toEqual(['gray', 'gray']);
+    const [colored] = data.test.batches({ batchSize: 8, modalities: ['colored'] });
+    expect(colored.modalities).toEqual(['colored']);
+    expect(colored.inputs).toHaveLength(1);
+    expect(colored.sampleShapes).toEqual([[MNIST_IMAGE_SIZE, MNIST_IMAGE_SIZE, 3]]);
   });
 
   it('reports batching throughput (logged, not asserted)', () => {

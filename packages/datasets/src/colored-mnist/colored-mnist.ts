@@ -1,4 +1,5 @@
-import { createRng, shuffledIndices, splitTrainValidation } from '../random.js';
+import { checkBatchSize, countBatches, type MultiModalBatch, type Split, type SplitBatchOptions } from '../batch.js';
+import { createRng, deriveSeed, shuffledIndices, splitTrainValidation } from '../random.js';
 import { loadMnist, MNIST_IMAGE_SIZE, MNIST_NUM_CLASSES, type MnistImages } from '../mnist/mnist.js';
 import { DEFAULT_CLASS_COLORS, type Rgb } from './colors.js';
 
@@ -6,30 +7,13 @@ import { DEFAULT_CLASS_COLORS, type Rgb } from './colors.js';
 export type CgMnistModality = 'colored' | 'gray';
 export type CgMnistSplitName = 'train' | 'validation' | 'test';
 
-/** What a batch iterator yields; `inputs[k]` feeds the model's k-th input. */
-export interface MultiModalBatch {
-  /** One array per input, samples concatenated: B·28·28·3 for 'colored', B·28·28 for 'gray'. */
-  inputs: Float32Array[];
-  /** Shape of one sample of each input (channels last), e.g. [[28, 28, 3], [28, 28, 1]]. */
-  sampleShapes: number[][];
-  labels: Int32Array;
-  size: number;
-  /** Positions of the samples within their split. */
-  indices: Int32Array;
-}
-
-export interface BatchOptions {
-  batchSize: number;
+export interface CgMnistBatchOptions extends SplitBatchOptions {
   /** Reshuffle the order each epoch (default false: split order). */
   shuffle?: boolean;
-  /** With `shuffle`, the order of epoch e is fixed by (seed, e), so a resumed run sees the same batches. */
-  seed?: number;
-  epoch?: number;
-  /** Drop the last batch when it is smaller than batchSize (default false). */
-  dropRemainder?: boolean;
   /**
    * Which image feeds each model input (default ['colored', 'gray']). ['gray', 'gray'] and
-   * ['colored', 'colored'] give the duplicated-modality datasets of the paper's §6.2.
+   * ['colored', 'colored'] give the duplicated-modality datasets of the paper's §6.2; ['gray']
+   * or ['colored'] the uni-modal baselines.
    */
   modalities?: readonly CgMnistModality[];
 }
@@ -39,7 +23,7 @@ const COLORED_SAMPLE_SHAPE = [MNIST_IMAGE_SIZE, MNIST_IMAGE_SIZE, 3];
 const GRAY_SAMPLE_SHAPE = [MNIST_IMAGE_SIZE, MNIST_IMAGE_SIZE, 1];
 
 /** One split, precomputed once: batches are gathered with typed-array copies, no per-pixel work. */
-export class CgMnistSplit {
+export class CgMnistSplit implements Split<CgMnistBatchOptions> {
   readonly size: number;
 
   constructor(
@@ -60,11 +44,11 @@ export class CgMnistSplit {
   }
 
   numBatches(batchSize: number, dropRemainder = false): number {
-    return dropRemainder ? Math.floor(this.size / batchSize) : Math.ceil(this.size / batchSize);
+    return countBatches(this.size, batchSize, dropRemainder);
   }
 
   /** The sample order of one epoch. */
-  order(options: Pick<BatchOptions, 'shuffle' | 'seed' | 'epoch'> = {}): Int32Array {
+  order(options: Pick<CgMnistBatchOptions, 'shuffle' | 'seed' | 'epoch'> = {}): Int32Array {
     if (!options.shuffle) return Int32Array.from({ length: this.size }, (_, i) => i);
     return shuffledIndices(this.size, deriveSeed(options.seed ?? 0, options.epoch ?? 0, SEED_STREAM.epochOrder));
   }
@@ -88,6 +72,7 @@ export class CgMnistSplit {
     const labels = new Int32Array(size);
     for (let b = 0; b < size; b++) labels[b] = this.labels[indices[b]];
     return {
+      modalities: [...modalities],
       inputs,
       sampleShapes: modalities.map((m) => [...(m === 'colored' ? COLORED_SAMPLE_SHAPE : GRAY_SAMPLE_SHAPE)]),
       labels,
@@ -97,11 +82,9 @@ export class CgMnistSplit {
   }
 
   /** Iterates over one epoch in batches. Each batch owns fresh arrays (safe to keep or hand to tfjs). */
-  *batches(options: BatchOptions): Generator<MultiModalBatch> {
+  *batches(options: CgMnistBatchOptions): Generator<MultiModalBatch> {
     const { batchSize, dropRemainder = false, modalities = ['colored', 'gray'] } = options;
-    if (!(Number.isInteger(batchSize) && batchSize > 0)) {
-      throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
-    }
+    checkBatchSize(batchSize);
     const order = this.order(options);
     const count = this.numBatches(batchSize, dropRemainder);
     for (let k = 0; k < count; k++) {
@@ -155,18 +138,6 @@ const SEED_STREAM = {
   testSubset: 5,
   epochOrder: 6,
 } as const;
-
-/** Mixes integers into a 32-bit seed (murmur3-style finalizer per part). */
-export function deriveSeed(...parts: number[]): number {
-  let h = 0x9e3779b9;
-  for (const part of parts) {
-    h = Math.imul(h ^ (part >>> 0), 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-  }
-  return h >>> 0;
-}
 
 function checkOptions(options: ColoredGrayMnistOptions, colors: readonly Rgb[], variance: number): void {
   if (!(variance >= 0 && Number.isFinite(variance))) {

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { MNIST_IMAGE_SIZE } from '../mnist/mnist.js';
+import { loadSharp } from '../optional-peer.js';
 import type { CgMnistSplit } from './colored-mnist.js';
 
 export interface SampleGridOptions {
@@ -101,8 +102,7 @@ export async function writeSampleGrid(
   options: SampleGridOptions = {},
 ): Promise<SampleGridLayout & { file: string }> {
   const { pixels, layout } = renderSampleGrid(split, options);
-  // Loaded on first use: importing the package should not load libvips for users who never draw.
-  const { default: sharp } = await import('sharp');
+  const sharp = await loadSharp('writeSampleGrid encodes the PNG');
   mkdirSync(dirname(file), { recursive: true });
   await sharp(pixels, { raw: { width: layout.width, height: layout.height, channels: 3 } })
     .png()

@@ -45,7 +45,10 @@ function describe(error: unknown): string {
   return message.split('\n')[0] ?? message;
 }
 
-/** The binary an npm package provides, or why it provides none. */
+/**
+ * The binary an npm package provides, or why it provides none. Required at call time, not
+ * imported: both packages are optional, and importing this module must not need them.
+ */
 function fromPackage(name: 'ffmpeg-static' | '@ffmpeg-installer/ffmpeg'): { path?: string; reason?: string } {
   let exported: unknown;
   try {
@@ -103,7 +106,8 @@ export function resolveFfmpeg(options: ResolveFfmpegOptions = {}): ResolvedFfmpe
   if (onPath.path) return { path: onPath.path, source: 'PATH' };
   tried.push(`ffmpeg on PATH: ${onPath.reason}`);
   throw new Error(
-    `No ffmpeg binary found. Tried:\n${tried.map((t) => `  - ${t}`).join('\n')}\n` +
-      `Install @ffmpeg-installer/ffmpeg (ships the binary inside npm), install ffmpeg with your system's package manager, or set ${FFMPEG_ENV_VAR}=/path/to/ffmpeg.`,
+    `No ffmpeg binary found (NVGesture videos are decoded, and its test fixtures written, with ffmpeg). Tried:\n${tried.map((t) => `  - ${t}`).join('\n')}\n` +
+      `Install one: npm install @ffmpeg-installer/ffmpeg (an optional peer dependency of @mm/datasets; ships the binary inside npm), ` +
+      `or ffmpeg from your system's package manager, or set ${FFMPEG_ENV_VAR}=/path/to/ffmpeg.`,
   );
 }

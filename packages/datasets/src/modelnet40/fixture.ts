@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { loadSharp } from '../optional-peer.js';
 import { createRng } from '../random.js';
 import { MODELNET40_CLASSES, MODELNET40_NUM_VIEWS } from './modelnet40.js';
 
@@ -24,7 +25,7 @@ export async function writeModelNet40Fixture(root: string, options: ModelNet40Fi
   const classes = options.classes ?? MODELNET40_CLASSES.slice(0, 3);
   const size = options.size ?? 32;
   const counts = { train: options.trainPerClass ?? 5, test: options.testPerClass ?? 2 };
-  const { default: sharp } = await import('sharp');
+  const sharp = await loadSharp('writeModelNet40Fixture writes its PNGs');
   const rng = createRng(options.seed ?? 7);
   const writes: Promise<unknown>[] = [];
   for (const [classIndex, className] of classes.entries()) {

@@ -16,4 +16,3 @@ export {
   type ModelNet40SplitName,
   type SkippedObject,
 } from './modelnet40.js';
-export { writeModelNet40Fixture, type ModelNet40FixtureOptions } from './fixture.js';

@@ -68,6 +68,7 @@ describe('openModelNet40', () => {
     const dataset = await openModelNet40({ root: fixture, imageSize });
     const [batch] = await collect(dataset, 'test', 2);
     expect(batch.size).toBe(2);
+    expect(batch.modalities).toEqual(['view0', 'view6']);
     expect(batch.inputs).toHaveLength(2);
     expect(batch.sampleShapes).toEqual([
       [imageSize, imageSize, 3],
@@ -95,6 +96,7 @@ describe('openModelNet40', () => {
     const flipped = await dataset.train.loadBatch([0, 1, 2, 3], { augment: true, seed: 5, epoch: 1 });
     const repeat = await dataset.train.loadBatch([0, 1, 2, 3], { augment: true, seed: 5, epoch: 1 });
     expect(flipped.inputs).toHaveLength(3);
+    expect(flipped.modalities).toEqual(['view0', 'view3', 'view6']);
     expect(repeat.inputs).toEqual(flipped.inputs);
     const pixels = SIZE * SIZE * 3;
     let mirrored = 0;
@@ -155,6 +157,8 @@ describe('openModelNet40', () => {
     expect(Array.from(split.order({ seed: 3, epoch: 1 }))).not.toEqual(Array.from(order0));
     const dropped = await collect(dataset, 'train', batchSize, { dropRemainder: true });
     expect(dropped.every((b) => b.size === batchSize)).toBe(true);
+    expect(dropped).toHaveLength(split.numBatches(batchSize, true));
+    expect(split.numBatches(batchSize)).toBe(Math.ceil(split.size / batchSize));
   });
 
   it('keeps a fixed random subset with limit', async () => {

@@ -1,8 +1,10 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { OutputInfo, Sharp } from 'sharp';
-import { createRng, shuffledIndices, splitTrainValidation } from '../random.js';
-import type { MultiModalBatch } from '../colored-mnist/colored-mnist.js';
+import type { OutputInfo } from 'sharp';
+import { checkBatchSize, countBatches, type MultiModalBatch, type Split, type SplitBatchOptions } from '../batch.js';
+import { loadSharp } from '../optional-peer.js';
+import { prefetch } from '../prefetch.js';
+import { createRng, deriveSeed, shuffledIndices, splitTrainValidation } from '../random.js';
 
 /**
  * ModelNet40 as the MVCNN 12-view renders (`modelnet40_images_new_12x`):
@@ -35,10 +37,6 @@ export const MODELNET40_DOWNLOAD_HINT =
   'ModelNet40 12-view renders (MVCNN, "modelnet40_images_new_12x", about 1.6 GB): download ' +
   'modelnet40_images_new_12x.zip from the MVCNN project (Su et al. 2015; the PyTorch MVCNN repository links it), ' +
   'unzip it and pass the folder that holds the 40 class folders';
-
-// sharp (libvips) is loaded on first decode: importing the package should not load it for users who never read images.
-let sharpLoader: Promise<(path: string, options: { failOn: 'error' }) => Sharp> | undefined;
-const loadSharp = () => (sharpLoader ??= import('sharp').then((m) => m.default));
 
 const VIEW_FILE = /^(.+)\.obj\.shaded_v(\d{3})\.png$/;
 
@@ -91,17 +89,11 @@ export interface ModelNet40Options {
   concurrency?: number;
 }
 
-export interface ModelNet40BatchOptions {
-  batchSize: number;
+export interface ModelNet40BatchOptions extends SplitBatchOptions {
   /** Reshuffle each epoch (default: true for 'train', false otherwise). */
   shuffle?: boolean;
-  /** With `shuffle` and `augment`, epoch e's order and flips are fixed by (seed, e), so a resumed run sees the same batches. */
-  seed?: number;
-  epoch?: number;
-  /** Random horizontal flips (default: true for 'train' only). */
+  /** Random horizontal flips (default: true for 'train' only); fixed by (seed, epoch, object, view). */
   augment?: boolean;
-  /** Drop the last batch when it is smaller than batchSize. Default false. */
-  dropRemainder?: boolean;
   /** Batches decoded ahead of the consumer: memory stays bounded by (prefetch + 1) batches. Default 2. */
   prefetch?: number;
 }
@@ -133,26 +125,20 @@ class Semaphore {
   }
 }
 
-function mix(...parts: number[]): number {
-  let h = 0x2545f491;
-  for (const part of parts) {
-    h = Math.imul(h ^ (part >>> 0), 0x9e3779b1);
-    h ^= h >>> 15;
-    h = Math.imul(h, 0x85ebca77);
-    h ^= h >>> 13;
-  }
-  return h >>> 0;
-}
+/** Independent random streams of one (seed, epoch). */
+const SEED_STREAM = { order: 1, flip: 2 } as const;
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
 /** One split: its objects, and batches streamed from disk. */
-export class ModelNet40Split {
+export class ModelNet40Split implements Split<ModelNet40BatchOptions> {
   readonly size: number;
   readonly labels: Int32Array;
   readonly sampleShape: readonly [number, number, number];
+  /** One modality per selected view, named by its 0-based index: ['view0', 'view6']. */
+  readonly modalities: readonly string[];
   private readonly bad = new Set<number>();
   private delivered = 0;
   private waitMs = 0;
@@ -167,17 +153,23 @@ export class ModelNet40Split {
     private readonly skipBadObjects: boolean,
     /** Shared with the dataset: objects skipped at scan time and while decoding. */
     private readonly skipped: SkippedObject[],
+    views: readonly number[],
   ) {
     this.size = objects.length;
     this.labels = Int32Array.from(objects, (o) => o.label);
     this.sampleShape = [imageSize, imageSize, 3];
+    this.modalities = views.map((v) => `view${v}`);
+  }
+
+  numBatches(batchSize: number, dropRemainder = false): number {
+    return countBatches(this.size, batchSize, dropRemainder);
   }
 
   /** Decodes one view: RGB, resized, optionally mirrored, normalised, written into `out` at `offset`. */
   private async decodeView(path: string, flip: boolean, out: Float32Array, offset: number): Promise<void> {
     let data: Buffer;
     let info: OutputInfo;
-    const sharp = await loadSharp();
+    const sharp = await loadSharp('ModelNet40 views are decoded');
     try {
       let image = sharp(path, { failOn: 'error' }).removeAlpha().toColourspace('srgb');
       image = image.resize(this.imageSize, this.imageSize, { fit: 'fill' });
@@ -204,7 +196,7 @@ export class ModelNet40Split {
    * out (the batch is smaller) and recorded; otherwise the first failure rejects.
    */
   async loadBatch(indices: ArrayLike<number>, options: { augment?: boolean; seed?: number; epoch?: number } = {}): Promise<MultiModalBatch> {
-    const views = this.objects[0]?.viewPaths.length ?? 0;
+    const views = this.modalities.length;
     const sampleSize = this.imageSize * this.imageSize * 3;
     const wanted = Array.from(indices).filter((i) => !this.bad.has(i));
     const buffers = Array.from({ length: views }, () => new Float32Array(wanted.length * sampleSize));
@@ -214,7 +206,7 @@ export class ModelNet40Split {
         Array.from({ length: views }, (_, view) =>
           this.semaphore.run(async () => {
             if (failures.has(objectIndex)) return;
-            const flip = options.augment === true && createRng(mix(options.seed ?? 0, options.epoch ?? 0, objectIndex, view)).next() < 0.5;
+            const flip = options.augment === true && createRng(deriveSeed(options.seed ?? 0, options.epoch ?? 0, SEED_STREAM.flip, objectIndex, view)).next() < 0.5;
             try {
               await this.decodeView(this.objects[objectIndex].viewPaths[view], flip, buffers[view], slot * sampleSize);
             } catch (error) {
@@ -225,9 +217,7 @@ export class ModelNet40Split {
         ),
       ),
     );
-    if (failures.size === 0) {
-      return { inputs: buffers, sampleShapes: Array.from({ length: views }, () => [...this.sampleShape]), labels: Int32Array.from(wanted, (i) => this.labels[i]), size: wanted.length, indices: Int32Array.from(wanted) };
-    }
+    if (failures.size === 0) return this.assemble(buffers, wanted);
     for (const [objectIndex, reason] of failures) {
       this.bad.add(objectIndex);
       this.skipped.push({ id: this.objects[objectIndex].id, split: this.name, reason });
@@ -238,15 +228,28 @@ export class ModelNet40Split {
       keptSlots.forEach(({ slot }, k) => out.set(buffer.subarray(slot * sampleSize, (slot + 1) * sampleSize), k * sampleSize));
       return out;
     });
-    const kept = keptSlots.map(({ objectIndex }) => objectIndex);
-    return { inputs: compacted, sampleShapes: Array.from({ length: views }, () => [...this.sampleShape]), labels: Int32Array.from(kept, (i) => this.labels[i]), size: kept.length, indices: Int32Array.from(kept) };
+    return this.assemble(
+      compacted,
+      keptSlots.map(({ objectIndex }) => objectIndex),
+    );
+  }
+
+  private assemble(inputs: Float32Array[], objectIndices: readonly number[]): MultiModalBatch {
+    return {
+      modalities: [...this.modalities],
+      inputs,
+      sampleShapes: inputs.map(() => [...this.sampleShape]),
+      labels: Int32Array.from(objectIndices, (i) => this.labels[i]),
+      size: objectIndices.length,
+      indices: Int32Array.from(objectIndices),
+    };
   }
 
   /** The epoch's object order (seeded shuffle or split order). */
   order(options: Pick<ModelNet40BatchOptions, 'shuffle' | 'seed' | 'epoch'> = {}): Int32Array {
     const shuffle = options.shuffle ?? this.name === 'train';
     if (!shuffle) return Int32Array.from({ length: this.size }, (_, i) => i);
-    return shuffledIndices(this.size, mix(options.seed ?? 0, options.epoch ?? 0, 0x5eed));
+    return shuffledIndices(this.size, deriveSeed(options.seed ?? 0, options.epoch ?? 0, SEED_STREAM.order));
   }
 
   /**
@@ -255,36 +258,28 @@ export class ModelNet40Split {
    */
   async *batches(options: ModelNet40BatchOptions): AsyncGenerator<MultiModalBatch> {
     const { batchSize } = options;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
-    const prefetch = options.prefetch ?? 2;
+    checkBatchSize(batchSize);
     const augment = options.augment ?? this.name === 'train';
     const order = this.order(options);
-    const groups: Int32Array[] = [];
-    for (let start = 0; start < order.length; start += batchSize) {
-      const group = order.subarray(start, Math.min(order.length, start + batchSize));
-      if (options.dropRemainder && group.length < batchSize) break;
-      groups.push(group);
-    }
-    const pending: Promise<MultiModalBatch>[] = [];
-    let next = 0;
-    const launch = () => {
-      const group = groups[next++];
-      const promise = this.loadBatch(group, { augment, seed: options.seed, epoch: options.epoch });
-      // Rejections are handled when awaited; this keeps an early failure ahead of the consumer from being "unhandled".
-      promise.catch(() => undefined);
-      pending.push(promise);
+    const count = this.numBatches(batchSize, options.dropRemainder);
+    const split = this;
+    const loads = function* () {
+      for (let k = 0; k < count; k++) {
+        const group = order.subarray(k * batchSize, Math.min(order.length, (k + 1) * batchSize));
+        yield split.loadBatch(group, { augment, seed: options.seed, epoch: options.epoch });
+      }
     };
     this.firstRequest ??= performance.now();
-    while (next < groups.length && pending.length < prefetch + 1) launch();
-    while (pending.length > 0) {
-      const waitStart = performance.now();
-      const batch = await (pending.shift() as Promise<MultiModalBatch>);
-      this.waitMs += performance.now() - waitStart;
-      if (next < groups.length) launch();
-      if (batch.size === 0) continue;
-      this.delivered += batch.size;
-      this.lastDelivery = performance.now();
-      yield batch;
+    // `prefetch` counts the batches ahead of the one the consumer waits for.
+    let resumed = performance.now();
+    for await (const batch of prefetch(loads(), (options.prefetch ?? 2) + 1)) {
+      this.waitMs += performance.now() - resumed;
+      if (batch.size > 0) {
+        this.delivered += batch.size;
+        this.lastDelivery = performance.now();
+        yield batch;
+      }
+      resumed = performance.now();
     }
   }
 
@@ -429,7 +424,7 @@ export async function openModelNet40(options: ModelNet40Options): Promise<ModelN
     }
   }
   const semaphore = new Semaphore(options.concurrency ?? 4);
-  const split = (name: ModelNet40SplitName) => new ModelNet40Split(name, parts[name], imageSize, semaphore, skipBadObjects, skipped);
+  const split = (name: ModelNet40SplitName) => new ModelNet40Split(name, parts[name], imageSize, semaphore, skipBadObjects, skipped, views);
   return {
     root,
     classes,

@@ -7,7 +7,7 @@ import { FFMPEG_ENV_VAR, resolveFfmpeg } from '../ffmpeg/resolve.js';
 import { createRng } from '../random.js';
 import { fixtureDepth, fixtureRgb, writeNvGestureFixture, type FixtureSampleSpec } from './fixture.js';
 import { NvGestureListError, parseNvGestureList, readNvGestureList } from './list.js';
-import { clipWindow, loadClip, nvGestureBatches, NvGestureSampleError, openNvGesture, type LoaderStats } from './nvgesture.js';
+import { clipWindow, loadClip, NvGestureSampleError, NvGestureSplit, openNvGesture, type LoaderStats } from './nvgesture.js';
 
 const WIDTH = 40;
 const HEIGHT = 30;
@@ -122,14 +122,18 @@ describe('NVGesture list', () => {
   });
 
   it('reads the fixture lists and holds out 20% of training with a fixed seed', () => {
-    const splits = openNvGesture(root);
+    const splits = openNvGesture({ root });
     const trainCount = SAMPLES.filter((s) => s.split === 'train').length;
-    expect(splits.train.length + splits.validation.length).toBe(trainCount);
-    expect(splits.validation.length).toBe(Math.round(trainCount * 0.2));
-    expect(openNvGesture(root).validation).toEqual(splits.validation);
-    expect(splits.test.length).toBe(SAMPLES.length - trainCount);
+    expect(splits.train.size + splits.validation.size).toBe(trainCount);
+    expect(splits.validation.size).toBe(Math.round(trainCount * 0.2));
+    expect(openNvGesture({ root }).validation.samples).toEqual(splits.validation.samples);
+    expect(splits.test.size).toBe(SAMPLES.length - trainCount);
+    expect(Array.from(splits.test.labels)).toEqual(SAMPLES.filter((s) => s.split === 'test').map((s) => s.label));
     expect(readNvGestureList(path.join(root, 'nvgesture_test_correct_cvpr2016_v2.lst')).samples[0].label).toBe(SAMPLES[4].label);
-    expect(() => openNvGesture(path.join(root, 'nowhere'))).toThrow(/NVGesture list not found[\s\S]*research\.nvidia\.com/);
+    expect(openNvGesture({ root, limit: 2 }).test.samples).toEqual(splits.test.samples.slice(0, 2));
+    expect(() => openNvGesture({ root: path.join(root, 'nowhere') })).toThrow(/NVGesture list not found[\s\S]*research\.nvidia\.com/);
+    expect(() => openNvGesture({ root, crop: 300 })).toThrow(/crop \(300\) must not exceed resize \(256\)/);
+    expect(() => openNvGesture({ root, limit: 0 })).toThrow(/limit must be a positive integer/);
   });
 });
 
@@ -221,27 +225,26 @@ describe('clips', () => {
     }
     expect(problems.sort()).toEqual(['corrupt', 'missing', 'out-of-range']);
 
+    const strict = new NvGestureSplit('test', root, samples, { ...CLIP, ffmpeg });
     await expect(async () => {
-      for await (const _ of nvGestureBatches(root, samples, { ...CLIP, ffmpeg, batchSize: 2, mode: 'eval' })) void _;
+      for await (const _ of strict.batches({ batchSize: 2 })) void _;
     }).rejects.toThrow(NvGestureSampleError);
 
     const progress: LoaderStats[] = [];
     const sizes: number[] = [];
-    const iterator = nvGestureBatches(root, [...train(), ...samples], {
-      ...CLIP,
-      ffmpeg,
-      batchSize: 2,
-      mode: 'train',
-      shuffleSeed: 1,
-      concurrency: 3,
-      onError: 'skip',
-      onProgress: (s) => progress.push(s),
-    });
+    const mixed = new NvGestureSplit('train', root, [...train(), ...samples], { ...CLIP, ffmpeg });
+    const iterator = mixed.batches({ batchSize: 2, seed: 1, concurrency: 3, onError: 'skip', onProgress: (s) => progress.push(s) });
     let result = await iterator.next();
     while (!result.done) {
       sizes.push(result.value.size);
-      expect(result.value.rgb.length).toBe(result.value.size * CLIP.frames * CLIP.crop * CLIP.crop * 3);
-      expect(result.value.depth.length).toBe(result.value.size * CLIP.frames * CLIP.crop * CLIP.crop);
+      expect(result.value.modalities).toEqual(['rgb', 'depth']);
+      expect(result.value.sampleShapes).toEqual([
+        [CLIP.frames, CLIP.crop, CLIP.crop, 3],
+        [CLIP.frames, CLIP.crop, CLIP.crop, 1],
+      ]);
+      expect(result.value.inputs[0].length).toBe(result.value.size * CLIP.frames * CLIP.crop * CLIP.crop * 3);
+      expect(result.value.inputs[1].length).toBe(result.value.size * CLIP.frames * CLIP.crop * CLIP.crop);
+      expect(Array.from(result.value.labels)).toEqual(Array.from(result.value.indices, (i) => mixed.labels[i]));
       result = await iterator.next();
     }
     const good = train().length + 1;
@@ -253,6 +256,55 @@ describe('clips', () => {
   });
 });
 
+describe('NvGestureSplit batches', () => {
+  const collect = async (split: NvGestureSplit, options: Parameters<NvGestureSplit['batches']>[0]) => {
+    const batches = [];
+    for await (const batch of split.batches(options)) batches.push(batch);
+    return batches;
+  };
+
+  it('evaluation batches hold the loadClip clips, in list order, and a uni-modal run selects one modality', async () => {
+    const data = openNvGesture({ root, ...CLIP, ffmpeg });
+    const split = data.train;
+    const [batch] = await collect(split, { batchSize: split.size, augment: false, shuffle: false });
+    expect(Array.from(batch.indices)).toEqual(Array.from({ length: split.size }, (_, i) => i));
+    const clipSize = CLIP.frames * CLIP.crop * CLIP.crop;
+    for (const i of [0, split.size - 1]) {
+      const clip = await loadClip(root, split.samples[i], 'eval', { ...CLIP, ffmpeg });
+      expect(batch.inputs[0].subarray(i * clipSize * 3, (i + 1) * clipSize * 3)).toEqual(clip.rgb);
+      expect(batch.inputs[1].subarray(i * clipSize, (i + 1) * clipSize)).toEqual(clip.depth);
+    }
+    const [depthOnly] = await collect(split, { batchSize: split.size, augment: false, shuffle: false, modalities: ['depth'] });
+    expect(depthOnly.modalities).toEqual(['depth']);
+    expect(depthOnly.sampleShapes).toEqual([[CLIP.frames, CLIP.crop, CLIP.crop, 1]]);
+    expect(depthOnly.inputs).toEqual([batch.inputs[1]]);
+    const [rgbOnly] = await collect(split, { batchSize: split.size, augment: false, shuffle: false, modalities: ['rgb'] });
+    expect(rgbOnly.inputs).toEqual([batch.inputs[0]]);
+    await expect(collect(split, { batchSize: 2, modalities: ['audio' as never] })).rejects.toThrow(/Unknown NVGesture modality 'audio'/);
+    await expect(collect(split, { batchSize: 0 })).rejects.toThrow(/batchSize must be a positive integer/);
+  });
+
+  it('training epochs: order and augmentation fixed by (seed, epoch), different across epochs; dropRemainder', async () => {
+    const split = openNvGesture({ root, ...CLIP, ffmpeg, validationFraction: 0 }).train; // all 4 training samples
+    expect(split.numBatches(3)).toBe(2);
+    expect(split.numBatches(3, true)).toBe(1);
+    const epoch0 = await collect(split, { batchSize: 3, seed: 4, epoch: 0 });
+    const again = await collect(split, { batchSize: 3, seed: 4, epoch: 0 });
+    expect(again).toEqual(epoch0);
+    expect(epoch0.map((b) => b.size)).toEqual([3, 1]);
+    const order0 = epoch0.flatMap((b) => Array.from(b.indices));
+    expect([...order0].sort()).toEqual([0, 1, 2, 3]);
+    expect(order0).toEqual(Array.from(split.order({ seed: 4, epoch: 0 })));
+    const epochs = [];
+    for (const epoch of [1, 2, 3]) epochs.push(await collect(split, { batchSize: 4, seed: 4, epoch }));
+    // Across epochs the order or the augmentation changes (4 samples: some repetition of one is possible, of all not).
+    const distinct = new Set([epoch0, ...epochs].map((batches) => JSON.stringify(batches.flatMap((b) => [Array.from(b.indices), Array.from(b.inputs[0].subarray(0, 64))]))));
+    expect(distinct.size).toBe(4);
+    const dropped = await collect(split, { batchSize: 3, seed: 4, epoch: 0, dropRemainder: true });
+    expect(dropped).toEqual(epoch0.slice(0, 1));
+  });
+});
+
 // Keep the fixture module's writer used with a broken list line too.
 describe('fixture', () => {
   it('a malformed list line in a dataset root is reported with its file and line', () => {
@@ -260,8 +312,8 @@ describe('fixture', () => {
     try {
       writeFileSync(path.join(dir, 'nvgesture_train_correct_cvpr2016_v2.lst'), 'path:./a color:sk_color:1:2 label:1\n');
       writeFileSync(path.join(dir, 'nvgesture_test_correct_cvpr2016_v2.lst'), '');
-      expect(() => openNvGesture(dir)).toThrow(/nvgesture_train_correct_cvpr2016_v2\.lst:1: missing field depth:/);
-      expect(openNvGesture(dir, { onMalformed: 'skip' }).malformed).toHaveLength(1);
+      expect(() => openNvGesture({ root: dir })).toThrow(/nvgesture_train_correct_cvpr2016_v2\.lst:1: missing field depth:/);
+      expect(openNvGesture({ root: dir, onMalformed: 'skip' }).malformed).toHaveLength(1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

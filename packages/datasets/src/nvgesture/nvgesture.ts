@@ -2,7 +2,9 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { decodeFrames, VideoDecodeError, type DecodedFrames } from '../ffmpeg/decode.js';
 import { resolveFfmpeg } from '../ffmpeg/resolve.js';
-import { createRng, splitTrainValidation, type Rng } from '../random.js';
+import { checkBatchSize, countBatches, type MultiModalBatch, type Split, type SplitBatchOptions } from '../batch.js';
+import { prefetch } from '../prefetch.js';
+import { createRng, deriveSeed, shuffledIndices, splitTrainValidation, type Rng } from '../random.js';
 import { NVGESTURE_LIST_FILES, readNvGestureList, type MalformedLine, type NvGestureSample } from './list.js';
 
 /**
@@ -37,14 +39,17 @@ export interface Clip {
   sample: NvGestureSample;
 }
 
-interface ResolvedClipOptions {
+interface ClipShape {
   frames: number;
   resize: number;
   crop: number;
+}
+
+interface ResolvedClipOptions extends ClipShape {
   ffmpeg: string;
 }
 
-function resolveClipOptions(options: ClipOptions): ResolvedClipOptions {
+function checkClipShape(options: ClipOptions): ClipShape {
   const frames = options.frames ?? 64;
   const resize = options.resize ?? 256;
   const crop = options.crop ?? 224;
@@ -56,7 +61,11 @@ function resolveClipOptions(options: ClipOptions): ResolvedClipOptions {
     if (!Number.isInteger(value) || value < 1) throw new Error(`NVGesture clip option ${label} must be a positive integer, got ${value}`);
   }
   if (crop > resize) throw new Error(`NVGesture clip option crop (${crop}) must not exceed resize (${resize})`);
-  return { frames, resize, crop, ffmpeg: options.ffmpeg ?? resolveFfmpeg().path };
+  return { frames, resize, crop };
+}
+
+function resolveClipOptions(options: ClipOptions): ResolvedClipOptions {
+  return { ...checkClipShape(options), ffmpeg: options.ffmpeg ?? resolveFfmpeg().path };
 }
 
 /** Which frames of the gesture to read and how much zero padding goes before and after. */
@@ -155,35 +164,209 @@ export async function loadClip(root: string, sample: NvGestureSample, mode: Clip
   return { rgb: rgbOut, depth: depthOut, label: sample.label, sample };
 }
 
-export interface NvGestureSplits {
-  root: string;
-  /** 80% of the official training list (fixed seed). */
-  train: NvGestureSample[];
-  /** The other 20%. */
-  validation: NvGestureSample[];
-  test: NvGestureSample[];
-  /** Malformed list lines skipped (only with `onMalformed: 'skip'`). */
-  malformed: MalformedLine[];
-}
-
-export interface OpenNvGestureOptions {
-  /** Fraction of the training list held out. Default 0.2. */
-  validationFraction?: number;
-  /** Seed of the hold-out split. Default 0. */
-  seed?: number;
-  onMalformed?: 'throw' | 'skip';
-  /** List file names relative to the root; default the official cvpr2016_v2 lists. */
-  trainList?: string;
-  testList?: string;
-}
-
 export const NVGESTURE_DOWNLOAD_HINT =
   'NVGesture (Molchanov et al., "Online detection and classification of dynamic hand gestures with recurrent 3D convolutional neural networks", CVPR 2016) ' +
   'is distributed by NVIDIA Research (the download is linked from the paper\'s page on research.nvidia.com, after accepting its licence). ' +
   'Unpack it so that <root>/Video_data/class_01/… and <root>/nvgesture_train_correct_cvpr2016_v2.lst exist, and pass <root>.';
 
-/** Reads both list files of a dataset root and holds out the validation part. */
-export function openNvGesture(root: string, options: OpenNvGestureOptions = {}): NvGestureSplits {
+/** The two modalities, in the default input order. */
+export type NvGestureModality = 'rgb' | 'depth';
+export const NVGESTURE_MODALITIES: readonly NvGestureModality[] = Object.freeze(['rgb', 'depth']);
+export type NvGestureSplitName = 'train' | 'validation' | 'test';
+
+export interface LoaderStats {
+  /** Clips delivered in batches so far this epoch. */
+  clips: number;
+  skipped: number;
+  seconds: number;
+  clipsPerSecond: number;
+}
+
+export interface NvGestureBatchOptions extends SplitBatchOptions {
+  /** Reshuffle each epoch (default: true for 'train', false otherwise). */
+  shuffle?: boolean;
+  /**
+   * Random temporal offset, crop and horizontal flip (default: true for 'train' only); fixed by
+   * (seed, epoch, sample). Without it: centred window, centre crop.
+   */
+  augment?: boolean;
+  /** Which clip feeds each model input (default ['rgb', 'depth']); ['rgb'] or ['depth'] for a uni-modal run. */
+  modalities?: readonly NvGestureModality[];
+  /** Clips decoded at the same time (two ffmpeg processes each). Default 2. Memory is bounded by batchSize + concurrency clips. */
+  concurrency?: number;
+  /** `throw` (default): a bad sample stops the iteration with its error; `skip`: it is left out and counted. */
+  onError?: 'throw' | 'skip';
+  /** Called after every batch, with the samples skipped so far this epoch. */
+  onProgress?: (stats: LoaderStats, skippedErrors: readonly NvGestureSampleError[]) => void;
+}
+
+/** Independent random streams of one (seed, epoch). */
+const SEED_STREAM = { order: 1, augment: 2 } as const;
+
+/** One split: its list samples, and batches of clips decoded with ffmpeg as they are requested. */
+export class NvGestureSplit implements Split<NvGestureBatchOptions> {
+  readonly size: number;
+  readonly labels: Int32Array;
+  private readonly clip: ClipShape;
+  private ffmpeg?: string;
+
+  constructor(
+    readonly name: NvGestureSplitName,
+    /** The dataset folder the samples' paths are relative to. */
+    readonly root: string,
+    readonly samples: readonly NvGestureSample[],
+    /** Clip geometry (and the ffmpeg binary, default `resolveFfmpeg()` at the first batch). */
+    clip: ClipOptions = {},
+  ) {
+    this.size = samples.length;
+    this.labels = Int32Array.from(samples, (s) => s.label);
+    this.clip = checkClipShape(clip);
+    this.ffmpeg = clip.ffmpeg;
+  }
+
+  /** Shape of one sample of a modality: [frames, crop, crop, 3 | 1]. */
+  sampleShape(modality: NvGestureModality): number[] {
+    const { frames, crop } = this.clip;
+    return [frames, crop, crop, modality === 'rgb' ? 3 : 1];
+  }
+
+  numBatches(batchSize: number, dropRemainder = false): number {
+    return countBatches(this.size, batchSize, dropRemainder);
+  }
+
+  /** The epoch's sample order (seeded shuffle or list order). */
+  order(options: Pick<NvGestureBatchOptions, 'shuffle' | 'seed' | 'epoch'> = {}): Int32Array {
+    const shuffle = options.shuffle ?? this.name === 'train';
+    if (!shuffle) return Int32Array.from({ length: this.size }, (_, i) => i);
+    return shuffledIndices(this.size, deriveSeed(options.seed ?? 0, options.epoch ?? 0, SEED_STREAM.order));
+  }
+
+  /**
+   * One epoch of batches, in order, with up to `concurrency` clips decoding ahead. Each batch
+   * is full except possibly the last; with `onError: 'skip'` bad samples are dropped (the next
+   * good ones fill the batch) and counted. Returns the epoch's loader statistics.
+   */
+  async *batches(options: NvGestureBatchOptions): AsyncGenerator<MultiModalBatch, LoaderStats> {
+    const { batchSize } = options;
+    checkBatchSize(batchSize);
+    const modalities = checkModalities(options.modalities ?? NVGESTURE_MODALITIES);
+    const mode: ClipMode = (options.augment ?? this.name === 'train') ? 'train' : 'eval';
+    const concurrency = Math.max(1, options.concurrency ?? 2);
+    const clipOptions: ResolvedClipOptions = { ...this.clip, ffmpeg: (this.ffmpeg ??= resolveFfmpeg().path) };
+    const order = this.order(options);
+    const seed = options.seed ?? 0;
+    const epoch = options.epoch ?? 0;
+    const { root, samples } = this;
+    const loads = function* () {
+      for (const index of order) {
+        // One seeded stream per sample and epoch, so results do not depend on decoding order.
+        const rng = createRng(deriveSeed(seed, epoch, SEED_STREAM.augment, index));
+        yield loadClip(root, samples[index], mode, clipOptions, rng).then(
+          (clip): LoadedClip => ({ index, clip }),
+          (error: unknown) => {
+            if (error instanceof NvGestureSampleError) return error;
+            throw error;
+          },
+        );
+      }
+    };
+
+    const startedAt = performance.now();
+    const skippedErrors: NvGestureSampleError[] = [];
+    let clips = 0;
+    const stats = (): LoaderStats => {
+      const seconds = (performance.now() - startedAt) / 1000;
+      return { clips, skipped: skippedErrors.length, seconds, clipsPerSecond: seconds > 0 ? clips / seconds : 0 };
+    };
+    let batch: LoadedClip[] = [];
+    const emit = (): MultiModalBatch => {
+      const out = this.assemble(batch, modalities);
+      clips += batch.length;
+      batch = [];
+      options.onProgress?.(stats(), skippedErrors);
+      return out;
+    };
+    for await (const result of prefetch(loads(), concurrency)) {
+      if (result instanceof NvGestureSampleError) {
+        // Leaving the loop lets the clips still decoding finish before the error propagates.
+        if ((options.onError ?? 'throw') === 'throw') throw result;
+        skippedErrors.push(result);
+        continue;
+      }
+      batch.push(result);
+      if (batch.length === batchSize) yield emit();
+    }
+    if (batch.length > 0 && !options.dropRemainder) yield emit();
+    return stats();
+  }
+
+  private assemble(loaded: readonly LoadedClip[], modalities: readonly NvGestureModality[]): MultiModalBatch {
+    return {
+      modalities: [...modalities],
+      inputs: modalities.map((modality) => {
+        const sampleSize = this.sampleShape(modality).reduce((a, b) => a * b, 1);
+        const out = new Float32Array(loaded.length * sampleSize);
+        loaded.forEach(({ clip }, i) => out.set(modality === 'rgb' ? clip.rgb : clip.depth, i * sampleSize));
+        return out;
+      }),
+      sampleShapes: modalities.map((modality) => this.sampleShape(modality)),
+      labels: Int32Array.from(loaded, ({ clip }) => clip.label),
+      size: loaded.length,
+      indices: Int32Array.from(loaded, ({ index }) => index),
+    };
+  }
+}
+
+interface LoadedClip {
+  /** Position of the sample in its split. */
+  index: number;
+  clip: Clip;
+}
+
+function checkModalities(modalities: readonly NvGestureModality[]): readonly NvGestureModality[] {
+  if (modalities.length === 0) throw new RangeError("NVGesture modalities must list at least one of 'rgb', 'depth'");
+  for (const modality of modalities) {
+    if (!NVGESTURE_MODALITIES.includes(modality)) throw new RangeError(`Unknown NVGesture modality '${String(modality)}': use 'rgb' or 'depth'.`);
+  }
+  return modalities;
+}
+
+export interface OpenNvGestureOptions extends ClipOptions {
+  /** The dataset folder: holds Video_data/ and the list files. */
+  root: string;
+  /** Fraction of the training list held out. Default 0.2. */
+  validationFraction?: number;
+  /** Seed of the hold-out split (fixed, so every run validates on the same samples). Default 0. */
+  validationSeed?: number;
+  onMalformed?: 'throw' | 'skip';
+  /** List file names relative to the root; default the official cvpr2016_v2 lists. */
+  trainList?: string;
+  testList?: string;
+  /** Keep the first `limit` samples of each split (list order), for CPU-scale runs. */
+  limit?: number;
+}
+
+export interface NvGesture {
+  readonly root: string;
+  /** 80% of the official training list (fixed seed). */
+  readonly train: NvGestureSplit;
+  /** The other 20%. */
+  readonly validation: NvGestureSplit;
+  readonly test: NvGestureSplit;
+  /** Malformed list lines skipped (only with `onMalformed: 'skip'`). */
+  readonly malformed: readonly MalformedLine[];
+}
+
+/**
+ * Reads both list files of a dataset root and holds out the validation part. Videos are read
+ * when batches are requested; the clip geometry (`frames`, `resize`, `crop`) is fixed here.
+ */
+export function openNvGesture(options: OpenNvGestureOptions): NvGesture {
+  const { root } = options;
+  if (typeof root !== 'string' || root === '') throw new Error(`openNvGesture: no dataset folder given (root).\n${NVGESTURE_DOWNLOAD_HINT}`);
+  const { limit } = options;
+  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) throw new RangeError(`limit must be a positive integer, got ${limit}`);
+  checkClipShape(options);
   const trainList = path.join(root, options.trainList ?? NVGESTURE_LIST_FILES.train);
   const testList = path.join(root, options.testList ?? NVGESTURE_LIST_FILES.test);
   for (const file of [trainList, testList]) {
@@ -191,125 +374,14 @@ export function openNvGesture(root: string, options: OpenNvGestureOptions = {}):
   }
   const train = readNvGestureList(trainList, { onMalformed: options.onMalformed });
   const test = readNvGestureList(testList, { onMalformed: options.onMalformed });
-  const split = splitTrainValidation(train.samples.length, options.validationFraction ?? 0.2, options.seed ?? 0);
+  const held = splitTrainValidation(train.samples.length, options.validationFraction ?? 0.2, options.validationSeed ?? 0);
+  const take = (samples: NvGestureSample[]) => (limit === undefined ? samples : samples.slice(0, limit));
+  const split = (name: NvGestureSplitName, samples: NvGestureSample[]) => new NvGestureSplit(name, root, take(samples), options);
   return {
     root,
-    train: Array.from(split.train, (i) => train.samples[i]),
-    validation: Array.from(split.validation, (i) => train.samples[i]),
-    test: test.samples,
+    train: split('train', Array.from(held.train, (i) => train.samples[i])),
+    validation: split('validation', Array.from(held.validation, (i) => train.samples[i])),
+    test: split('test', test.samples),
     malformed: [...train.malformed, ...test.malformed],
   };
-}
-
-export interface ClipBatch {
-  /** [batch, frames, crop, crop, 3] */
-  rgb: Float32Array;
-  /** [batch, frames, crop, crop, 1] */
-  depth: Float32Array;
-  labels: Int32Array;
-  size: number;
-  samples: NvGestureSample[];
-}
-
-export interface LoaderStats {
-  clips: number;
-  skipped: number;
-  seconds: number;
-  clipsPerSecond: number;
-}
-
-export interface ClipBatchOptions extends ClipOptions {
-  batchSize: number;
-  mode: ClipMode;
-  /** Shuffles the sample order with this seed (training); omitted keeps list order. */
-  shuffleSeed?: number;
-  /** Seed of the augmentation random stream. Default 0. */
-  seed?: number;
-  /** Clips decoded at the same time (two ffmpeg processes each). Default 2. Memory is bounded by batchSize + concurrency clips. */
-  concurrency?: number;
-  /** `throw` (default): a bad sample stops the iteration with its error; `skip`: it is left out and counted. */
-  onError?: 'throw' | 'skip';
-  /** Called after every batch. */
-  onProgress?: (stats: LoaderStats, skippedErrors: readonly NvGestureSampleError[]) => void;
-}
-
-/**
- * Batches of decoded clips, in order, with up to `concurrency` clips decoding ahead. Each batch
- * is full except possibly the last; with `onError: 'skip'` bad samples are dropped and counted.
- */
-export async function* nvGestureBatches(root: string, samples: readonly NvGestureSample[], options: ClipBatchOptions): AsyncGenerator<ClipBatch, LoaderStats> {
-  const o = resolveClipOptions(options);
-  const { batchSize } = options;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`nvGestureBatches: batchSize must be a positive integer, got ${batchSize}`);
-  const concurrency = Math.max(1, options.concurrency ?? 2);
-  const order = samples.map((_, i) => i);
-  if (options.shuffleSeed !== undefined) {
-    const rng = createRng(options.shuffleSeed);
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      [order[i], order[j]] = [order[j], order[i]];
-    }
-  }
-  // One seeded stream per sample position, so results do not depend on decoding order.
-  const baseSeed = options.seed ?? 0;
-  const startedAt = performance.now();
-  const skippedErrors: NvGestureSampleError[] = [];
-  let clips = 0;
-  const stats = (): LoaderStats => {
-    const seconds = (performance.now() - startedAt) / 1000;
-    return { clips, skipped: skippedErrors.length, seconds, clipsPerSecond: seconds > 0 ? clips / seconds : 0 };
-  };
-
-  const inFlight: Promise<Clip | NvGestureSampleError>[] = [];
-  let next = 0;
-  const launch = () => {
-    const position = next++;
-    const sample = samples[order[position]];
-    const rng = createRng((baseSeed * 1_000_003 + position) >>> 0);
-    inFlight.push(
-      loadClip(root, sample, options.mode, o, rng).catch((error: unknown) => {
-        if (error instanceof NvGestureSampleError) return error;
-        throw error;
-      }),
-    );
-  };
-  const frameFloats = o.frames * o.crop * o.crop;
-  let batch: Clip[] = [];
-  const emit = (): ClipBatch => {
-    const rgb = new Float32Array(batch.length * frameFloats * 3);
-    const depth = new Float32Array(batch.length * frameFloats);
-    batch.forEach((clip, i) => {
-      rgb.set(clip.rgb, i * frameFloats * 3);
-      depth.set(clip.depth, i * frameFloats);
-    });
-    const out = { rgb, depth, labels: Int32Array.from(batch, (c) => c.label), size: batch.length, samples: batch.map((c) => c.sample) };
-    batch = [];
-    return out;
-  };
-  while (next < order.length && inFlight.length < concurrency) launch();
-  while (inFlight.length > 0) {
-    const result = await (inFlight.shift() as Promise<Clip | NvGestureSampleError>);
-    if (next < order.length) launch();
-    if (result instanceof NvGestureSampleError) {
-      if ((options.onError ?? 'throw') === 'throw') {
-        await Promise.allSettled(inFlight);
-        throw result;
-      }
-      skippedErrors.push(result);
-      continue;
-    }
-    clips++;
-    batch.push(result);
-    if (batch.length === batchSize) {
-      const out = emit();
-      options.onProgress?.(stats(), skippedErrors);
-      yield out;
-    }
-  }
-  if (batch.length > 0) {
-    const out = emit();
-    options.onProgress?.(stats(), skippedErrors);
-    yield out;
-  }
-  return stats();
 }

@@ -3,7 +3,6 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '@mm/backend';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { countParams } from '../count-params.js';
-import { batchToTensors, disposeBatchTensors } from './batch-tensors.js';
 import { CG_MNIST_DEFAULT_WIDTHS, cgMnistFusedNet, cgMnistUnimodalNet } from './cg-mnist.js';
 
 beforeAll(async () => {
@@ -126,27 +125,14 @@ describe('cgMnistFusedNet', () => {
     const numClasses = 10;
     const model = cgMnistFusedNet({ seed: 3 });
     // A fixed random batch: the net must be able to fit it.
-    const rng = tf.randomUniform([batchSize, 28, 28, 3], 0, 1, 'float32', 7);
-    const batch = {
-      inputs: [rng.dataSync() as Float32Array, tf.tidy(() => tf.mean(rng, -1)).dataSync() as Float32Array],
-      sampleShapes: [
-        [28, 28, 3],
-        [28, 28, 1],
-      ],
-      labels: Int32Array.from({ length: batchSize }, (_, i) => i % numClasses),
-      size: batchSize,
-    };
-    rng.dispose();
-    const tensors = batchToTensors(batch, numClasses);
-    expect(tensors.inputs.map((t) => t.shape)).toEqual([
-      [batchSize, 28, 28, 3],
-      [batchSize, 28, 28, 1],
-    ]);
+    const colored = tf.randomUniform([batchSize, 28, 28, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
+    const gray = tf.tidy(() => tf.mean(colored, -1, true)) as tf.Tensor4D;
+    const inputs = [colored, gray];
+    const oneHot = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(Array.from({ length: batchSize }, (_, i) => i % numClasses), 'int32'), numClasses), 'float32')) as tf.Tensor2D;
     const optimizer = tf.train.momentum(0.01, 0.9);
-    const oneHot = tensors.oneHot as tf.Tensor2D;
     const step = () => {
       const cost = optimizer.minimize(() => {
-        const [logits0, logits1] = model.apply(tensors.inputs, { training: true }) as tf.Tensor[];
+        const [logits0, logits1] = model.apply(inputs, { training: true }) as tf.Tensor[];
         return tf.add(tf.losses.softmaxCrossEntropy(oneHot, logits0), tf.losses.softmaxCrossEntropy(oneHot, logits1)) as tf.Scalar;
       }, true) as tf.Scalar;
       const value = cost.dataSync()[0];
@@ -161,7 +147,7 @@ describe('cgMnistFusedNet', () => {
     expect(losses.every(Number.isFinite)).toBe(true);
     expect(losses[losses.length - 1]).toBeLessThan(losses[0]);
     optimizer.dispose();
-    disposeBatchTensors(tensors);
+    tf.dispose([...inputs, oneHot]);
     model.dispose();
   });
 });

@@ -8,9 +8,3 @@ export {
   type CgMnistFusedNetOptions,
   type CgMnistUnimodalNetOptions,
 } from './cg-mnist.js';
-export {
-  batchToTensors,
-  disposeBatchTensors,
-  type BatchTensors,
-  type FlatMultiModalBatch,
-} from './batch-tensors.js';
