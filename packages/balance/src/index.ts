@@ -7,6 +7,8 @@ export { METHODS, methodEntry, type MethodContext, type MethodEntry } from './me
 export { Greedy, type GreedyMetrics, type GreedyOptions } from './methods/greedy.js';
 export { Vanilla } from './methods/vanilla.js';
 export { OgmGe, type OgmGeMetrics, type OgmGeOptions } from './methods/ogm-ge.js';
+export { Agm, type AgmMetrics, type AgmOptions } from './methods/agm.js';
+export { ModalityDropout, type ModalityDropoutMetrics, type ModalityDropoutOptions } from './methods/modality-dropout.js';
 export { mixSeed } from './random.js';
 export {
   resolveParameterGroups,

@@ -1,7 +1,9 @@
 import type { Balancer, Requirements } from '../balancer.js';
 import { rubiLoss } from '../losses.js';
 import { GuidedScheduler, RandomScheduler } from '../schedulers.js';
+import { Agm } from './agm.js';
 import { Greedy } from './greedy.js';
+import { ModalityDropout } from './modality-dropout.js';
 import { OgmGe } from './ogm-ge.js';
 import { Vanilla } from './vanilla.js';
 
@@ -40,6 +42,8 @@ export const METHODS: readonly MethodEntry[] = [
   entry('random', GREEDY_PAPER, (c) => new Greedy({ scheduler: new RandomScheduler({ warmupSteps: c.stepsPerEpoch, numModalities: c.numModalities, seed: c.seed }) })),
   entry('ogm-ge', 'Peng et al., Balanced Multimodal Learning via On-the-fly Gradient Modulation, CVPR 2022', () => new OgmGe()),
   entry('rubi', 'Cadene et al., RUBi: Reducing Unimodal Biases for Visual Question Answering, NeurIPS 2019', () => new Greedy({ loss: rubiLoss(), learningSpeed: false })),
+  entry('agm', 'Li et al., Boosting Multi-modal Model Performance with Adaptive Gradient Modulation, ICCV 2023', () => new Agm()),
+  entry('modality-dropout', 'generic modality dropout (whole-modality input dropout during training)', (c) => new ModalityDropout({ seed: c.seed })),
 ];
 
 export function methodEntry(name: string): MethodEntry {
