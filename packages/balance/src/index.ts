@@ -7,6 +7,8 @@ export { METHODS, methodEntry, type MethodContext, type MethodEntry } from './me
 export { Greedy, type GreedyMetrics, type GreedyOptions } from './methods/greedy.js';
 export { Vanilla } from './methods/vanilla.js';
 export { OgmGe, type OgmGeMetrics, type OgmGeOptions } from './methods/ogm-ge.js';
+export { Pmr, prototypeLogits, type PmrMetrics, type PmrOptions } from './methods/pmr.js';
+export { MmPareto, minNormWeight, type MmParetoMetrics, type MmParetoOptions } from './methods/mm-pareto.js';
 export { mixSeed } from './random.js';
 export {
   resolveParameterGroups,

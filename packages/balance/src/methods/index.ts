@@ -3,6 +3,8 @@ import { rubiLoss } from '../losses.js';
 import { GuidedScheduler, RandomScheduler } from '../schedulers.js';
 import { Greedy } from './greedy.js';
 import { OgmGe } from './ogm-ge.js';
+import { Pmr } from './pmr.js';
+import { MmPareto } from './mm-pareto.js';
 import { Vanilla } from './vanilla.js';
 
 /** A balancing method as the registry lists it: what it needs, and how to make one with defaults. */
@@ -40,6 +42,8 @@ export const METHODS: readonly MethodEntry[] = [
   entry('random', GREEDY_PAPER, (c) => new Greedy({ scheduler: new RandomScheduler({ warmupSteps: c.stepsPerEpoch, numModalities: c.numModalities, seed: c.seed }) })),
   entry('ogm-ge', 'Peng et al., Balanced Multimodal Learning via On-the-fly Gradient Modulation, CVPR 2022', () => new OgmGe()),
   entry('rubi', 'Cadene et al., RUBi: Reducing Unimodal Biases for Visual Question Answering, NeurIPS 2019', () => new Greedy({ loss: rubiLoss(), learningSpeed: false })),
+  entry('pmr', 'Fan et al., PMR: Prototypical Modal Rebalance for Multimodal Learning, CVPR 2023', () => new Pmr()),
+  entry('mmpareto', 'Wei & Hu, MMPareto: Boosting Multimodal Learning with Innocent Unimodal Assistance, ICML 2024', () => new MmPareto()),
 ];
 
 export function methodEntry(name: string): MethodEntry {
