@@ -9,6 +9,8 @@ export { Vanilla } from './methods/vanilla.js';
 export { OgmGe, type OgmGeMetrics, type OgmGeOptions } from './methods/ogm-ge.js';
 export { Agm, type AgmMetrics, type AgmOptions } from './methods/agm.js';
 export { ModalityDropout, type ModalityDropoutMetrics, type ModalityDropoutOptions } from './methods/modality-dropout.js';
+export { Pmr, prototypeLogits, type PmrMetrics, type PmrOptions } from './methods/pmr.js';
+export { MmPareto, minNormWeight, type MmParetoMetrics, type MmParetoOptions } from './methods/mm-pareto.js';
 export { mixSeed } from './random.js';
 export {
   resolveParameterGroups,

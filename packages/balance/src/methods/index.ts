@@ -5,6 +5,8 @@ import { Agm } from './agm.js';
 import { Greedy } from './greedy.js';
 import { ModalityDropout } from './modality-dropout.js';
 import { OgmGe } from './ogm-ge.js';
+import { Pmr } from './pmr.js';
+import { MmPareto } from './mm-pareto.js';
 import { Vanilla } from './vanilla.js';
 
 /** A balancing method as the registry lists it: what it needs, and how to make one with defaults. */
@@ -44,6 +46,8 @@ export const METHODS: readonly MethodEntry[] = [
   entry('rubi', 'Cadene et al., RUBi: Reducing Unimodal Biases for Visual Question Answering, NeurIPS 2019', () => new Greedy({ loss: rubiLoss(), learningSpeed: false })),
   entry('agm', 'Li et al., Boosting Multi-modal Model Performance with Adaptive Gradient Modulation, ICCV 2023', () => new Agm()),
   entry('modality-dropout', 'generic modality dropout (whole-modality input dropout during training)', (c) => new ModalityDropout({ seed: c.seed })),
+  entry('pmr', 'Fan et al., PMR: Prototypical Modal Rebalance for Multimodal Learning, CVPR 2023', () => new Pmr()),
+  entry('mmpareto', 'Wei & Hu, MMPareto: Boosting Multimodal Learning with Innocent Unimodal Assistance, ICML 2024', () => new MmPareto()),
 ];
 
 export function methodEntry(name: string): MethodEntry {
