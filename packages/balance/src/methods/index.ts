@@ -1,6 +1,7 @@
 import type { Balancer, Requirements } from '../balancer.js';
 import { rubiLoss } from '../losses.js';
 import { GuidedScheduler, RandomScheduler } from '../schedulers.js';
+import { GradientBlending } from './gradient-blending.js';
 import { Greedy } from './greedy.js';
 import { OgmGe } from './ogm-ge.js';
 import { Vanilla } from './vanilla.js';
@@ -40,6 +41,7 @@ export const METHODS: readonly MethodEntry[] = [
   entry('random', GREEDY_PAPER, (c) => new Greedy({ scheduler: new RandomScheduler({ warmupSteps: c.stepsPerEpoch, numModalities: c.numModalities, seed: c.seed }) })),
   entry('ogm-ge', 'Peng et al., Balanced Multimodal Learning via On-the-fly Gradient Modulation, CVPR 2022', () => new OgmGe()),
   entry('rubi', 'Cadene et al., RUBi: Reducing Unimodal Biases for Visual Question Answering, NeurIPS 2019', () => new Greedy({ loss: rubiLoss(), learningSpeed: false })),
+  entry('gradient-blending', 'Wang, Tran & Feiszli, What Makes Training Multi-Modal Classification Networks Hard?, CVPR 2020', () => new GradientBlending()),
 ];
 
 export function methodEntry(name: string): MethodEntry {
