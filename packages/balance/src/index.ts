@@ -8,6 +8,7 @@ export { Greedy, type GreedyMetrics, type GreedyOptions } from './methods/greedy
 export { Vanilla } from './methods/vanilla.js';
 export { OgmGe, type OgmGeMetrics, type OgmGeOptions } from './methods/ogm-ge.js';
 export { GradientBlending, type BlendingEstimate, type GradientBlendingMetrics, type GradientBlendingOptions, type ObjectiveMeasurement } from './methods/gradient-blending.js';
+export { teacherFromModel, Umt, type FeatureTeacher, type UmtMetrics, type UmtOptions } from './methods/umt.js';
 export { mixSeed } from './random.js';
 export {
   resolveParameterGroups,

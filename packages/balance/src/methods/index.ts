@@ -4,6 +4,7 @@ import { GuidedScheduler, RandomScheduler } from '../schedulers.js';
 import { GradientBlending } from './gradient-blending.js';
 import { Greedy } from './greedy.js';
 import { OgmGe } from './ogm-ge.js';
+import { Umt } from './umt.js';
 import { Vanilla } from './vanilla.js';
 
 /** A balancing method as the registry lists it: what it needs, and how to make one with defaults. */
@@ -42,6 +43,8 @@ export const METHODS: readonly MethodEntry[] = [
   entry('ogm-ge', 'Peng et al., Balanced Multimodal Learning via On-the-fly Gradient Modulation, CVPR 2022', () => new OgmGe()),
   entry('rubi', 'Cadene et al., RUBi: Reducing Unimodal Biases for Visual Question Answering, NeurIPS 2019', () => new Greedy({ loss: rubiLoss(), learningSpeed: false })),
   entry('gradient-blending', 'Wang, Tran & Feiszli, What Makes Training Multi-Modal Classification Networks Hard?, CVPR 2020', () => new GradientBlending()),
+  // UMT needs the user's pre-trained teachers: the default made here fails at attach, saying so.
+  entry('umt', 'Du et al., On Uni-Modal Feature Learning in Supervised Multi-Modal Learning, ICML 2023', () => new Umt()),
 ];
 
 export function methodEntry(name: string): MethodEntry {
