@@ -9,6 +9,7 @@ export { Vanilla } from './methods/vanilla.js';
 export { OgmGe, type OgmGeMetrics, type OgmGeOptions } from './methods/ogm-ge.js';
 export { GradientBlending, type BlendingEstimate, type GradientBlendingMetrics, type GradientBlendingOptions, type ObjectiveMeasurement } from './methods/gradient-blending.js';
 export { teacherFromModel, Umt, type FeatureTeacher, type UmtMetrics, type UmtOptions } from './methods/umt.js';
+export { Ume } from './methods/ume.js';
 export { mixSeed } from './random.js';
 export {
   resolveParameterGroups,

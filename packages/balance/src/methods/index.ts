@@ -4,6 +4,7 @@ import { GuidedScheduler, RandomScheduler } from '../schedulers.js';
 import { GradientBlending } from './gradient-blending.js';
 import { Greedy } from './greedy.js';
 import { OgmGe } from './ogm-ge.js';
+import { Ume } from './ume.js';
 import { Umt } from './umt.js';
 import { Vanilla } from './vanilla.js';
 
@@ -45,6 +46,7 @@ export const METHODS: readonly MethodEntry[] = [
   entry('gradient-blending', 'Wang, Tran & Feiszli, What Makes Training Multi-Modal Classification Networks Hard?, CVPR 2020', () => new GradientBlending()),
   // UMT needs the user's pre-trained teachers: the default made here fails at attach, saying so.
   entry('umt', 'Du et al., On Uni-Modal Feature Learning in Supervised Multi-Modal Learning, ICML 2023', () => new Umt()),
+  entry('ume', 'Du et al., On Uni-Modal Feature Learning in Supervised Multi-Modal Learning, ICML 2023', () => new Ume()),
 ];
 
 export function methodEntry(name: string): MethodEntry {
