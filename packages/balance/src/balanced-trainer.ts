@@ -141,6 +141,12 @@ export class BalancedTrainer<M extends StepMetrics = StepMetrics> {
     return this.stepIndex;
   }
 
+  /** The auxiliary heads the trainer added for its method (per modality: kernel [d_m, C], bias [C]); empty when none. */
+  get auxiliaryHeads(): { kernel: tf.Variable; bias: tf.Variable }[] {
+    const v = this.aux?.variables ?? [];
+    return Array.from({ length: v.length / 2 }, (_, m) => ({ kernel: v[2 * m], bias: v[2 * m + 1] }));
+  }
+
   /** Steps skipped for a non-finite loss or gradient (policy 'skip'). */
   get skippedSteps(): number {
     return this.skipped;
@@ -314,7 +320,7 @@ export class BalancedTrainer<M extends StepMetrics = StepMetrics> {
     this.checkUsable();
     const tensors: Record<string, StoredTensor> = {};
     for (const w of this.model.weights) tensors[`model/${w.originalName}`] = store(w.read());
-    if (this.aux) for (const v of this.aux.variables) tensors[`aux/${v.name}`] = store(v);
+    if (this.aux) this.aux.variables.forEach((v, i) => (tensors[`aux/${i}`] = store(v)));
     const slots = await this.optimizer.getWeights();
     // getWeights() returns the slot variables themselves plus a fresh iteration-count scalar.
     const [iterations, ...slotWeights] = slots;
@@ -362,11 +368,12 @@ export class BalancedTrainer<M extends StepMetrics = StepMetrics> {
     }
     tf.tidy(() => {
       for (const w of this.model.weights) w.write(load(w.originalName, tensors[`model/${w.originalName}`]));
-      if (this.aux) for (const v of this.aux.variables) {
-        const s = tensors[`aux/${v.name}`];
-        if (!s) throw new Error(`the checkpoint has no auxiliary head tensor aux/${v.name}`);
-        v.assign(load(v.name, s));
-      }
+      this.aux?.variables.forEach((v, i) => {
+        const s = tensors[`aux/${i}`];
+        if (!s) throw new Error(`the checkpoint has no auxiliary head tensor aux/${i}; was it made with a method without auxiliary heads?`);
+        if (JSON.stringify(s.shape) !== JSON.stringify(v.shape)) throw new Error(`checkpoint tensor aux/${i} has shape [${s.shape}], the auxiliary head's is [${v.shape}]`);
+        v.assign(load(`aux/${i}`, s));
+      });
     });
     const slots = Array.from({ length: json.optimizer.slots }, (_, i) => {
       const name = `optimizer/${String(i).padStart(5, '0')}`;

@@ -11,6 +11,9 @@ export { Agm, type AgmMetrics, type AgmOptions } from './methods/agm.js';
 export { ModalityDropout, type ModalityDropoutMetrics, type ModalityDropoutOptions } from './methods/modality-dropout.js';
 export { Pmr, prototypeLogits, type PmrMetrics, type PmrOptions } from './methods/pmr.js';
 export { MmPareto, minNormWeight, type MmParetoMetrics, type MmParetoOptions } from './methods/mm-pareto.js';
+export { GradientBlending, type BlendingEstimate, type GradientBlendingMetrics, type GradientBlendingOptions, type ObjectiveMeasurement } from './methods/gradient-blending.js';
+export { teacherFromModel, Umt, type FeatureTeacher, type UmtMetrics, type UmtOptions } from './methods/umt.js';
+export { Ume } from './methods/ume.js';
 export { mixSeed } from './random.js';
 export {
   resolveParameterGroups,

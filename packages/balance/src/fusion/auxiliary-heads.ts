@@ -1,12 +1,20 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ForwardOutputs, ModelView } from './model-view.js';
 
+let instances = 0;
+
+/** tfjs registers variables by name once per process: every trainer's heads get their own. */
+function uniqueName(name: string): string {
+  return `${name}_${++instances}`;
+}
+
 /**
  * One linear head per modality on its features h_m, added by the trainer for methods that need
  * uni-modal predictions the model does not have (MMPareto, Gradient Blending, UME on a late
  * model). They train with the model; they are saved in the trainer's checkpoint.
  */
 export class AuxiliaryHeads {
+  /** Kernel and bias of each modality, in that order; checkpoints key them by this position, not by name. */
   readonly variables: tf.Variable[];
   private readonly kernels: tf.Variable[];
   private readonly biases: tf.Variable[];
@@ -17,9 +25,9 @@ export class AuxiliaryHeads {
     this.kernels = view.featureSizes.map((d, k) => {
       // Glorot-uniform, as tfjs-layers' Dense default; seeded so runs repeat.
       const limit = Math.sqrt(6 / (d + classes));
-      return tf.variable(tf.randomUniform([d, classes], -limit, limit, 'float32', seed * 1000 + k + 1), true, `aux_head_m${k}/kernel`);
+      return tf.variable(tf.randomUniform([d, classes], -limit, limit, 'float32', seed * 1000 + k + 1), true, uniqueName(`aux_head_m${k}/kernel`));
     });
-    this.biases = view.featureSizes.map((_, k) => tf.variable(tf.zeros([classes]), true, `aux_head_m${k}/bias`));
+    this.biases = view.featureSizes.map((_, k) => tf.variable(tf.zeros([classes]), true, uniqueName(`aux_head_m${k}/bias`)));
     this.variables = this.kernels.flatMap((w, k) => [w, this.biases[k]]);
   }
 

@@ -2,11 +2,14 @@ import type { Balancer, Requirements } from '../balancer.js';
 import { rubiLoss } from '../losses.js';
 import { GuidedScheduler, RandomScheduler } from '../schedulers.js';
 import { Agm } from './agm.js';
+import { GradientBlending } from './gradient-blending.js';
 import { Greedy } from './greedy.js';
 import { ModalityDropout } from './modality-dropout.js';
 import { OgmGe } from './ogm-ge.js';
 import { Pmr } from './pmr.js';
 import { MmPareto } from './mm-pareto.js';
+import { Ume } from './ume.js';
+import { Umt } from './umt.js';
 import { Vanilla } from './vanilla.js';
 
 /** A balancing method as the registry lists it: what it needs, and how to make one with defaults. */
@@ -48,6 +51,10 @@ export const METHODS: readonly MethodEntry[] = [
   entry('modality-dropout', 'generic modality dropout (whole-modality input dropout during training)', (c) => new ModalityDropout({ seed: c.seed })),
   entry('pmr', 'Fan et al., PMR: Prototypical Modal Rebalance for Multimodal Learning, CVPR 2023', () => new Pmr()),
   entry('mmpareto', 'Wei & Hu, MMPareto: Boosting Multimodal Learning with Innocent Unimodal Assistance, ICML 2024', () => new MmPareto()),
+  entry('gradient-blending', 'Wang, Tran & Feiszli, What Makes Training Multi-Modal Classification Networks Hard?, CVPR 2020', () => new GradientBlending()),
+  // UMT needs the user's pre-trained teachers: the default made here fails at attach, saying so.
+  entry('umt', 'Du et al., On Uni-Modal Feature Learning in Supervised Multi-Modal Learning, ICML 2023', () => new Umt()),
+  entry('ume', 'Du et al., On Uni-Modal Feature Learning in Supervised Multi-Modal Learning, ICML 2023', () => new Ume()),
 ];
 
 export function methodEntry(name: string): MethodEntry {

@@ -11,10 +11,11 @@ import { minNormWeight, MmPareto } from './mm-pareto.js';
 const dot = (a: number[], b: number[]) => a.reduce((s, v, i) => s + v * b[i], 0);
 const norm = (a: number[]) => Math.sqrt(dot(a, a));
 
-/** The auxiliary head the trainer added for modality m (kernel, bias). */
+/** The auxiliary head the most recent trainer added for modality m (kernel, bias), found by its name. */
 function auxHead(m: number): [tf.Variable, tf.Variable] {
-  const registered = tf.engine().registeredVariables;
-  return [registered[`aux_head_m${m}/kernel`], registered[`aux_head_m${m}/bias`]];
+  const registered = Object.values(tf.engine().registeredVariables);
+  const newest = (prefix: string) => registered.filter((v) => v.name.startsWith(prefix)).at(-1)!;
+  return [newest(`aux_head_m${m}/kernel_`), newest(`aux_head_m${m}/bias_`)];
 }
 
 interface Expected {

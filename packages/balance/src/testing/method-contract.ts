@@ -59,10 +59,7 @@ export async function checkMethodContract(setup: ContractSetup): Promise<void> {
   const expected: number[] = [];
   await run(straight, 7, 6, setup, (l) => expected.push(l));
   const a = weightValues(straight.model);
-  // Freed before the resumed trainer exists: two trainers with auxiliary heads cannot be alive at
-  // once (the heads' variable names are fixed, and tfjs refuses a name registered twice).
-  straight.dispose();
-  straight.model.dispose();
+  // Both trainers alive at once, as a user comparing runs would have them.
   const resumed = make();
   await resumed.restore(checkpoint);
   const got: number[] = [];
@@ -70,6 +67,8 @@ export async function checkMethodContract(setup: ContractSetup): Promise<void> {
   got.forEach((l, i) => expect(l).toBeCloseTo(expected[i], 5));
   const b = weightValues(resumed.model);
   a.forEach((w, i) => w.forEach((v, j) => expect(b[i][j]).toBeCloseTo(v, 5)));
-  resumed.dispose();
-  resumed.model.dispose();
+  for (const t of [straight, resumed]) {
+    t.dispose();
+    t.model.dispose();
+  }
 }
