@@ -2,8 +2,9 @@
 // Packs every public workspace package, installs the tarballs with plain npm into a fresh
 // project outside the workspace (with tfjs and the wasm backend, as a user would add them),
 // and imports each package there. Catches broken `exports`, missing files in `files`, and
-// dependencies that only resolve inside the monorepo.
-import { execFileSync } from 'node:child_process';
+// dependencies that only resolve inside the monorepo. Each tarball is also linted with publint
+// and @arethetypeswrong/cli (see lintTarballs).
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -28,6 +29,34 @@ const tarballs = join(work, 'tarballs');
 const project = join(work, 'user-project');
 const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
 
+/**
+ * Lints the tarballs exactly as npm would publish them: publint checks the manifest (`exports`,
+ * `files`, fields), attw checks that every entry point's types resolve like its JavaScript.
+ * Both read only the tarball; `--no-definitely-typed` stops attw looking up `@types/*` on the
+ * registry. attw's `esm-only` profile skips the CommonJS resolutions: the packages publish ESM
+ * only, by design. Warnings are printed; errors fail the script.
+ */
+function lintTarballs(tarballs) {
+  const bin = (name) => join(root, 'node_modules', '.bin', name);
+  const linters = [
+    { name: 'publint', command: bin('publint'), args: (tgz) => [tgz] },
+    { name: 'attw', command: bin('attw'), args: (tgz) => [tgz, '--profile', 'esm-only', '--no-definitely-typed', '--format', 'ascii'] },
+  ];
+  const failures = [];
+  for (const tarball of tarballs) {
+    for (const linter of linters) {
+      const result = spawnSync(linter.command, linter.args(tarball), { encoding: 'utf8' });
+      if (result.error) throw new Error(`test:pack: could not run ${linter.name} (${result.error.message}); run \`pnpm install\` first.`);
+      process.stdout.write(result.stdout + result.stderr);
+      if (result.status !== 0) failures.push(`${linter.name} ${tarball} (exit ${result.status})`);
+    }
+  }
+  if (failures.length > 0) {
+    throw new Error(`test:pack: the published packages have problems (see the output above):\n  - ${failures.join('\n  - ')}`);
+  }
+  console.log(`test:pack: publint and attw found no errors in ${tarballs.length} tarballs`);
+}
+
 try {
   const files = [];
   for (const p of packages) {
@@ -36,6 +65,7 @@ try {
     files.push(out.startsWith('/') ? out : join(tarballs, out));
     console.log(`packed ${p.manifest.name} -> ${files.at(-1)}`);
   }
+  lintTarballs(files);
   run('mkdir', ['-p', project]);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'user-project', private: true, type: 'module' }, null, 2));
   run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error',

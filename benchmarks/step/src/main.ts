@@ -2,22 +2,27 @@ import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { initBackend, registerWasmTrainingKernels, wasmThreadsInUse, type BackendChoice } from '@mm/backend';
-import { createStepRunner, MODES, type Mode, type StepRunner } from './step.js';
-import { createParallelStepRunner } from './parallel.js';
+import { createStepRunner, MODE_DESCRIPTIONS, MODES, type Mode, type StepRunner } from './step.js';
 import { measureDataPipeline, type DataPipelineReport } from './data.js';
 import { summarizeProfile, type KernelTotal } from './profile.js';
 
 const USAGE = `Usage: pnpm bench:step [--batch 128] [--steps 20] [--warmup 3] [--modes vanilla,plain,rebalance,unimodal]
-                       [--backend wasm|cpu] [--threads N] [--workers 1] [--stock] [--no-profile] [--data] [--json]
+                       [--backend wasm|cpu] [--threads N] [--stock] [--no-profile] [--data] [--json]
 
-Times full training steps (forward, backward, learning-speed bookkeeping, SGD momentum update)
-of the CG-MNIST MMTM network (the twin of ../shared/bench/torch_twin.py) and prints the median.
+Times full training steps of the CG-MNIST MMTM network (the twin of benchmarks/step/torch/torch_twin.py)
+through the library's BalancedTrainer.step (@mm/balance) and prints the median per mode:
+  vanilla       BalancedTrainer.step, vanilla scheduler, learning-speed bookkeeping on
+  plain         tf.variableGrads + optimizer.applyGradients, no bookkeeping (the baseline of
+                the bookkeeping overhead, vanilla ÷ plain − 1 over back-to-back pairs)
+  rebalance     BalancedTrainer.step, every timed step re-balances modality 0
+  unimodal      BalancedTrainer.step, the net without MMTM, learningSpeed: false
+Options:
   --stock       stock tfjs-backend-wasm plus only the minimal Conv2DBackpropFilter
                 (no @mm/backend fast kernels), the "vs stock" baseline
-  --threads N   wasm threads (XNNPACK on a thread pool; default: MM_WASM_THREADS, else one
-                per core); 1 = tfjs's single-threaded build
-  --workers N   data-parallel over N threads (this one + N−1 worker threads, one wasm
-                instance and one slice of the batch each; gradients averaged every step)
+  --threads N   wasm threads (XNNPACK and @mm/backend's kernels on a thread pool; default:
+                MM_WASM_THREADS, else one per core); 1 = tfjs's single-threaded build. wasm
+                threads replaced the earlier data-parallel --workers mode, which they beat
+  --warmup N    untimed steps per mode first (≥ 1: the first step creates the optimizer's slots)
   --data        also time the CG-MNIST data pipeline (shuffled batches → tensors), samples/s
   --no-profile  skip the per-kernel breakdown (one extra profiled vanilla step)
   --json        print one JSON object on stdout (progress goes to stderr)`;
@@ -29,7 +34,6 @@ interface Options {
   modes: Mode[];
   backend: BackendChoice;
   threads: number | undefined;
-  workers: number;
   stock: boolean;
   profile: boolean;
   data: boolean;
@@ -49,7 +53,6 @@ function parseArgs(argv: string[]): Options {
     modes: [...MODES],
     backend: 'wasm',
     threads: undefined,
-    workers: 1,
     stock: false,
     profile: true,
     data: false,
@@ -70,7 +73,7 @@ function parseArgs(argv: string[]): Options {
         options.steps = positiveInt(arg, argv[++i], 1);
         break;
       case '--warmup':
-        options.warmup = positiveInt(arg, argv[++i], 0);
+        options.warmup = positiveInt(arg, argv[++i], 1);
         break;
       case '--modes': {
         const modes = (argv[++i] ?? '').split(',').filter(Boolean);
@@ -89,8 +92,7 @@ function parseArgs(argv: string[]): Options {
         options.threads = positiveInt(arg, argv[++i], 1);
         break;
       case '--workers':
-        options.workers = positiveInt(arg, argv[++i], 1);
-        break;
+        fail('--workers (data-parallel replicas) was removed: the wasm backend runs on all cores by itself, and faster; see --threads');
       case '--stock':
         options.stock = true;
         break;
@@ -116,10 +118,7 @@ function parseArgs(argv: string[]): Options {
     }
   }
   if (options.stock && options.backend !== 'wasm') fail('--stock only makes sense with --backend wasm');
-  if (options.workers > 1 && (options.backend !== 'wasm' || options.stock)) fail('--workers needs the fast wasm backend');
   if (options.threads !== undefined && (options.backend !== 'wasm' || options.stock)) fail('--threads needs the fast wasm backend');
-  if (options.threads !== undefined && options.threads > 1 && options.workers > 1) fail('use --threads or --workers, not both');
-  if (options.batch % options.workers !== 0) fail(`--workers ${options.workers} must divide --batch ${options.batch}`);
   return options;
 }
 
@@ -132,6 +131,9 @@ function median(values: number[]): number {
 const round = (x: number, digits = 1) => Number(x.toFixed(digits));
 
 interface ModeResult {
+  /** The code the step timed (the library's trainer, or the hand-stepped baseline). */
+  timed: string;
+  setting: string;
   medianStepMs: number;
   minStepMs: number;
   maxStepMs: number;
@@ -159,11 +161,9 @@ async function main(): Promise<void> {
     registerWasmTrainingKernels({ fast: false });
     backendLabel = 'wasm-stock';
   } else {
-    // Data-parallel replicas are single-threaded each (one core per replica).
-    backendLabel = await initBackend({ backend: options.backend, log: false, threads: options.workers > 1 ? 1 : options.threads });
+    backendLabel = await initBackend({ backend: options.backend, log: false, threads: options.threads });
     if (backendLabel === 'wasm') backendLabel += ` (${wasmThreadsInUse()} thread${wasmThreadsInUse() > 1 ? 's' : ''})`;
   }
-  if (options.workers > 1) backendLabel += ` x${options.workers} threads`;
   progress(`bench:step on ${backendLabel}, batch ${options.batch}, ${options.warmup} warm-up + ${options.steps} timed steps per mode`);
 
   const results: Partial<Record<Mode, ModeResult>> = {};
@@ -175,17 +175,11 @@ async function main(): Promise<void> {
 
   // All modes step in turn (round robin), so that they see the same machine load: on a shared
   // machine, timing them one after the other can differ by more than the effects measured.
-  const runners = new Map<Mode, StepRunner>();
-  for (const mode of options.modes) {
-    runners.set(
-      mode,
-      options.workers > 1 ? await createParallelStepRunner(mode, options.batch, options.workers) : createStepRunner(mode, options.batch),
-    );
-  }
+  const runners = new Map<Mode, StepRunner>(options.modes.map((mode) => [mode, createStepRunner(mode, options.batch)]));
   parameterCount = [...runners.values()][0].parameterCount;
   const lastLoss = new Map<Mode, number>();
   for (let i = 0; i < options.warmup; i++) {
-    for (const [mode, runner] of runners) lastLoss.set(mode, await runner.step());
+    for (const [mode, runner] of runners) lastLoss.set(mode, runner.step());
   }
   const tensorsBefore = tf.memory().numTensors;
   const times = new Map<Mode, number[]>(options.modes.map((m) => [m, []]));
@@ -194,7 +188,7 @@ async function main(): Promise<void> {
     for (const [mode, runner] of runners) {
       const started = performance.now();
       const cpuBefore = process.cpuUsage();
-      lastLoss.set(mode, await runner.step());
+      lastLoss.set(mode, runner.step());
       times.get(mode)!.push(performance.now() - started);
       const cpu = process.cpuUsage(cpuBefore);
       cpuTimes.get(mode)!.push((cpu.user + cpu.system) / 1000);
@@ -210,6 +204,7 @@ async function main(): Promise<void> {
     if (!Number.isFinite(loss)) throw new Error(`mode ${mode} produced a non-finite loss (${loss})`);
     const med = median(t);
     results[mode] = {
+      ...MODE_DESCRIPTIONS[mode],
       medianStepMs: round(med),
       minStepMs: round(Math.min(...t)),
       maxStepMs: round(Math.max(...t)),
@@ -229,15 +224,14 @@ async function main(): Promise<void> {
   const profiled = runners.get('vanilla') ?? [...runners.values()][0];
   if (options.profile) {
     const started = performance.now();
-    // With --workers, this profiles the main thread's replica only.
-    const info = await tf.profile(async () => {
-      await profiled.step();
+    const info = await tf.profile(() => {
+      profiled.step();
     });
     profiledStepMs = performance.now() - started;
     profilePeakBytes = info.peakBytes;
     kernels = await summarizeProfile(info);
   }
-  for (const runner of runners.values()) await runner.dispose();
+  for (const runner of runners.values()) runner.dispose();
   let data: DataPipelineReport | undefined;
   if (options.data) {
     progress('  timing the CG-MNIST data pipeline');
@@ -250,7 +244,6 @@ async function main(): Promise<void> {
     backend: backendLabel,
     batch: options.batch,
     threads: options.stock || options.backend !== 'wasm' ? 1 : wasmThreadsInUse(),
-    workers: options.workers,
     medianStepMs: vanilla?.medianStepMs ?? null,
     medianCpuMs: vanilla?.medianCpuMs ?? null,
     loadAverage: loadavg().map((x) => round(x, 2)),
@@ -286,6 +279,7 @@ async function main(): Promise<void> {
     console.log(
       `${mode.padEnd(10)} median ${String(r.medianStepMs).padStart(8)} ms   min ${r.minStepMs}  max ${r.maxStepMs}   ${r.samplesPerSecond} samples/s   cpu ${r.medianCpuMs} ms`,
     );
+    console.log(`${''.padEnd(10)} timed: ${r.timed}; ${r.setting}`);
   }
   if (report.balancerOverhead !== null) {
     console.log(`balancer bookkeeping overhead (median of back-to-back vanilla/plain step pairs): ${(report.balancerOverhead * 100).toFixed(1)} %`);

@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { REGULAR } from '@mm/balance';
 import '@tensorflow/tfjs-layers';
 import { initBackend } from '@mm/backend';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildNetwork, CLASSES, FUSED_BLOCKS, INPUT_CHANNELS, MMTM_RATIO, parameterGroups, WIDTHS } from './network.js';
-import { createStepRunner, MODES } from './step.js';
+import { buildNetwork, CLASSES, FUSED_BLOCKS, INPUT_CHANNELS, MMTM_RATIO, WIDTHS } from './network.js';
+import { AlwaysRebalanceScheduler, createStepRunner, MODE_DESCRIPTIONS, MODES } from './step.js';
 
-/** Trainable parameters of torch_twin.py's Net, from its definition (conv+BN per block, heads, MMTMs). */
+/** Trainable parameters of torch/torch_twin.py's Net, from its definition (conv+BN per block, heads, MMTMs). */
 function torchTwinParameterCount(fused: boolean): number {
   let count = 0;
   for (const inChannels of INPUT_CHANNELS) {
@@ -42,30 +43,35 @@ describe('bench:step network and step', () => {
     }
   });
 
-  it('puts every trainable variable in a group; the shared squeeze in both fusion groups', () => {
-    const model = buildNetwork(true);
-    const groups = parameterGroups(model);
-    const branch = new Set([...groups.theta0, ...groups.theta1].map((v) => v.name));
-    const fusion = new Set([...groups.fusion0, ...groups.fusion1].map((v) => v.name));
-    const all = model.trainableWeights.map((w) => (w.read() as tf.Variable).name);
-    for (const name of all) expect(branch.has(name) !== fusion.has(name)).toBe(true);
-    const shared = groups.fusion0.filter((v) => groups.fusion1.includes(v));
-    expect(shared.length).toBe(2 * FUSED_BLOCKS.length);
-    model.dispose();
+  it('re-balances modality 0 at every step after the first, regular one', () => {
+    const scheduler = new AlwaysRebalanceScheduler(0);
+    expect(scheduler.next()).toEqual(REGULAR);
+    scheduler.afterStep(REGULAR);
+    for (let i = 0; i < 3; i++) {
+      const kind = scheduler.next();
+      expect(kind).toEqual({ kind: 'rebalance', modality: 0 });
+      scheduler.afterStep(kind);
+    }
   });
 
   for (const mode of MODES) {
-    it(`runs ${mode} steps with a finite loss and no tensor growth`, () => {
+    it(`times ${MODE_DESCRIPTIONS[mode].timed} in ${mode} mode: finite losses, no tensor growth`, () => {
       const runner = createStepRunner(mode, 4);
-      runner.step();
+      runner.step(); // creates the optimizer's momentum slots
       const before = tf.memory().numTensors;
       const losses = [runner.step(), runner.step()];
       expect(tf.memory().numTensors).toBe(before);
       for (const loss of losses) expect(Number.isFinite(loss)).toBe(true);
-      const terms = Object.values(runner.lastSpeedTerms());
-      const bookkeeping = mode === 'vanilla' || mode === 'rebalance';
-      expect(terms.length).toBe(bookkeeping ? 4 : 0);
-      for (const term of terms) expect(term).toBeGreaterThan(0);
+      expect(runner.parameterCount).toBe(torchTwinParameterCount(mode !== 'unimodal'));
+
+      const trainer = runner.trainer;
+      if (mode === 'plain') expect(trainer).toBeUndefined();
+      else expect(trainer?.steps).toBe(mode === 'rebalance' ? 4 : 3);
+      // Learning speed is measured on regular steps only: every vanilla step, and only the
+      // re-balancing runner's first step (the one that records the excitation means).
+      if (mode === 'vanilla') expect(trainer?.speed?.accumulatedSteps).toBe(3);
+      if (mode === 'rebalance') expect(trainer?.speed?.accumulatedSteps).toBe(1);
+      if (mode === 'unimodal') expect(trainer?.speed).toBeUndefined();
       runner.dispose();
     });
   }

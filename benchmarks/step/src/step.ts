@@ -1,134 +1,134 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { createRng } from '@mm/datasets';
-import { groupSquaredNorms } from '@mm/metrics';
-import { setFusionMode, setFusionRecording } from '@mm/mmtm';
-import { buildNetwork, CLASSES, IMAGE_SIZE, INPUT_CHANNELS, parameterGroups, type GroupName } from './network.js';
+import {
+  BalancedTrainer,
+  REGULAR,
+  sumOfCrossEntropies,
+  VanillaScheduler,
+  type Scheduler,
+  type SchedulerState,
+  type StepKind,
+} from '@mm/balance';
+import type { LabeledBatch } from '@mm/metrics';
+import { buildNetwork, CLASSES, IMAGE_SIZE, INPUT_CHANNELS } from './network.js';
 
 /**
- * What one timed step does:
- * - `vanilla`: forward, backward, SGD update and the balancer's bookkeeping of a regular step
- *   (learning-speed terms Σ‖g‖²/Σ‖θ‖², MMTM excitation recording): torch_twin's vanilla step;
- * - `plain`: the same without the bookkeeping (to measure the balancer's overhead);
- * - `rebalance`: as vanilla, with modality 0's MMTM excitations replaced by their recorded mean
- *   (the paper's re-balancing step; torch_twin uses the detached batch mean, same cost);
- * - `unimodal`: both branches without MMTM and without bookkeeping (torch_twin's unimodal).
+ * What one timed step is:
+ * - `vanilla`: the library's `BalancedTrainer.step` with the vanilla scheduler and the
+ *   learning-speed bookkeeping on (torch_twin's vanilla step);
+ * - `plain`: the same network and optimizer stepped by hand, with no bookkeeping at all: the
+ *   baseline that the bookkeeping's overhead (vanilla ÷ plain − 1) is measured against;
+ * - `rebalance`: `BalancedTrainer.step` taking re-balancing steps of modality 0 (torch_twin's
+ *   rebalance mode);
+ * - `unimodal`: `BalancedTrainer.step` on the net without MMTM, learning speed off
+ *   (torch_twin's unimodal mode).
  */
 export const MODES = ['vanilla', 'plain', 'rebalance', 'unimodal'] as const;
 export type Mode = (typeof MODES)[number];
+
+const TRAINER_STEP = 'BalancedTrainer.step (@mm/balance)';
+
+/** The code each mode times, and how it is set up: printed with the results so nobody mistakes one for another. */
+export const MODE_DESCRIPTIONS: Record<Mode, { timed: string; setting: string }> = {
+  vanilla: { timed: TRAINER_STEP, setting: 'MMTM net, VanillaScheduler, learning-speed bookkeeping on' },
+  plain: { timed: 'tf.variableGrads + optimizer.applyGradients', setting: 'MMTM net, sum of the heads’ cross-entropies, no bookkeeping' },
+  rebalance: { timed: TRAINER_STEP, setting: 'MMTM net, every timed step re-balances modality 0' },
+  unimodal: { timed: TRAINER_STEP, setting: "net without MMTM (fusion: 'none'), learningSpeed: false" },
+};
 
 export const LEARNING_RATE = 0.01;
 export const MOMENTUM = 0.9;
 
 export interface StepRunner {
-  mode: Mode;
-  /** One full training step; resolves to the loss (read back, as torch_twin's `float(loss)`). */
-  step(): number | Promise<number>;
-  /** The last step's learning-speed terms Σ‖g‖²/Σ‖θ‖² per group (empty when the mode skips them). */
-  lastSpeedTerms(): Partial<Record<GroupName, number>>;
+  readonly mode: Mode;
+  /** One full training step; returns its loss (read back, as torch_twin's `float(loss)`). */
+  step(): number;
+  /** The trainer behind the step (every mode but `plain`). */
+  readonly trainer: BalancedTrainer | undefined;
   /** Trainable parameters (PyTorch's count; tfjs's countParams() adds batch-norm running statistics). */
-  parameterCount: number;
-  dispose(): void | Promise<void>;
-}
-
-/** Deterministic uniform [0, 1) values, like torch.rand, without depending on tf's RNG state. */
-function uniform(size: number, seed: number): Float32Array {
-  const rng = createRng(seed);
-  return Float32Array.from({ length: size }, rng.next);
-}
-
-export const usesBookkeeping = (mode: Mode) => mode === 'vanilla' || mode === 'rebalance';
-
-/**
- * One copy of the network with its share of the (fixed, random) batch: samples
- * [shard·batch/shards, (shard+1)·batch/shards). Data-parallel workers each hold one.
- */
-export class Replica {
-  readonly model: tfl.LayersModel;
-  readonly trainable: tf.Variable[];
-  private readonly xs: tf.Tensor4D[];
-  private readonly oneHot: tf.Tensor2D;
-
-  constructor(mode: Mode, batch: number, shard = 0, shards = 1) {
-    const model = buildNetwork(mode !== 'unimodal');
-    this.model = model;
-    this.trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
-    const from = Math.floor((shard * batch) / shards);
-    const to = Math.floor(((shard + 1) * batch) / shards);
-    const pixels = IMAGE_SIZE * IMAGE_SIZE;
-    this.xs = INPUT_CHANNELS.map((c, k) => {
-      const all = uniform(batch * pixels * c, 17 + k);
-      return tf.tensor4d(all.subarray(from * pixels * c, to * pixels * c), [to - from, IMAGE_SIZE, IMAGE_SIZE, c]);
-    });
-    const labels = Int32Array.from(uniform(batch, 3).subarray(from, to), (u) => Math.floor(u * CLASSES));
-    this.oneHot = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), CLASSES) as tf.Tensor2D);
-    if (mode === 'rebalance') {
-      // Re-balancing needs the excitation means of preceding regular steps: record one pass.
-      setFusionRecording(model, 'excitation');
-      tf.tidy(() => {
-        model.apply(this.xs, { training: true });
-      });
-      setFusionRecording(model, 'none');
-      setFusionMode(model, { kind: 'rebalance', modality: 0 });
-    } else if (mode === 'vanilla') {
-      setFusionRecording(model, 'excitation');
-    }
-  }
-
-  /** Loss and gradients of this replica's samples (call inside tf.tidy). */
-  gradients(): { value: tf.Scalar; grads: tf.NamedTensorMap } {
-    return tf.variableGrads(() => {
-      const logits = this.model.apply(this.xs, { training: true }) as tf.Tensor[];
-      return logits
-        .map((y) => tf.losses.softmaxCrossEntropy(this.oneHot, y) as tf.Scalar)
-        .reduce((a, b) => tf.add(a, b) as tf.Scalar);
-    }, this.trainable);
-  }
-
-  dispose(): void {
-    this.xs.forEach((x) => x.dispose());
-    this.oneHot.dispose();
-    this.model.dispose();
-  }
+  readonly parameterCount: number;
+  dispose(): void;
 }
 
 /**
- * Σ‖g‖²/Σ‖θ‖² per parameter group, through @mm/metrics' groupSquaredNorms (what the balancer's
- * trainer runs), read back in one transfer (call inside tf.tidy).
+ * A fixed batch of seeded uniform [0, 1) images (like torch.rand) and one-hot labels: the
+ * benchmark times the step, not the data.
  */
-export function speedTerms(
-  groups: Record<GroupName, tf.Variable[]>,
-  grads: tf.NamedTensorMap,
-): Partial<Record<GroupName, number>> {
-  const names = Object.keys(groups) as GroupName[];
-  // A weight off the graph (excitation k during a re-balancing step of k) has no gradient: left out (0).
-  const gradGroups = names.map((name) => groups[name].flatMap((v) => (grads[v.name] ? [grads[v.name]] : [])));
-  const values = tf.concat([groupSquaredNorms(gradGroups), groupSquaredNorms(names.map((name) => groups[name]))]).dataSync();
-  return Object.fromEntries(names.map((name, i) => [name, values[i] / values[names.length + i]]));
+export function randomBatch(batch: number): LabeledBatch {
+  return tf.tidy(() => {
+    const inputs = INPUT_CHANNELS.map((channels, k) => tf.randomUniform([batch, IMAGE_SIZE, IMAGE_SIZE, channels], 0, 1, 'float32', 17 + k));
+    const classes = tf.cast(tf.floor(tf.randomUniform([batch], 0, CLASSES, 'float32', 3)), 'int32') as tf.Tensor1D;
+    return { inputs, labels: tf.cast(tf.oneHot(classes, CLASSES), 'float32') };
+  });
 }
 
-export function createStepRunner(mode: Mode, batch: number): StepRunner {
-  const replica = new Replica(mode, batch);
-  const optimizer = tf.train.momentum(LEARNING_RATE, MOMENTUM);
-  const groups = parameterGroups(replica.model);
-  let terms: Partial<Record<GroupName, number>> = {};
+/**
+ * Re-balances `modality` at every step, after one regular step: MMTM's re-balancing replaces
+ * the excitations by the means recorded on regular steps, so one must come first.
+ */
+export class AlwaysRebalanceScheduler implements Scheduler {
+  readonly name = 'always-rebalance';
+  private regularStepTaken = false;
 
-  const step = (): number =>
+  constructor(readonly modality: number) {}
+
+  next(): StepKind {
+    return this.regularStepTaken ? { kind: 'rebalance', modality: this.modality } : REGULAR;
+  }
+
+  afterStep(kind: StepKind): void {
+    if (kind.kind === 'regular') this.regularStepTaken = true;
+  }
+
+  toJSON(): SchedulerState {
+    return { name: this.name, modality: this.modality, regularStepTaken: this.regularStepTaken };
+  }
+}
+
+const trainableCount = (model: tfl.LayersModel) => model.trainableWeights.reduce((n, w) => n + (w.read() as tf.Variable).size, 0);
+
+function trainerFor(mode: Exclude<Mode, 'plain'>, model: tfl.LayersModel, optimizer: tf.Optimizer): BalancedTrainer {
+  switch (mode) {
+    case 'vanilla':
+      return new BalancedTrainer({ model, optimizer, scheduler: new VanillaScheduler() });
+    case 'rebalance':
+      return new BalancedTrainer({ model, optimizer, scheduler: new AlwaysRebalanceScheduler(0) });
+    case 'unimodal':
+      return new BalancedTrainer({ model, optimizer, learningSpeed: false });
+  }
+}
+
+/** The hand-stepped baseline: gradients of Σ_k CE and the optimizer's update, nothing else. */
+function plainStep(model: tfl.LayersModel, optimizer: tf.Optimizer, batch: LabeledBatch): () => number {
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  return () =>
     tf.tidy(() => {
-      const { value, grads } = replica.gradients();
-      if (usesBookkeeping(mode)) terms = speedTerms(groups, grads);
-      optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
+      const { value, grads } = tf.variableGrads(() => {
+        const heads = model.apply(batch.inputs, { training: true }) as tf.Tensor2D[];
+        return sumOfCrossEntropies.compute(heads, batch.labels as tf.Tensor2D);
+      }, variables);
+      optimizer.applyGradients(grads);
       return value.dataSync()[0];
     });
+}
 
+export function createStepRunner(mode: Mode, batchSize: number): StepRunner {
+  const model = buildNetwork(mode !== 'unimodal');
+  const optimizer = tf.train.momentum(LEARNING_RATE, MOMENTUM);
+  const batch = randomBatch(batchSize);
+  const trainer = mode === 'plain' ? undefined : trainerFor(mode, model, optimizer);
+  const step = trainer ? () => trainer.step(batch).loss : plainStep(model, optimizer, batch);
+  // The re-balancing scheduler's one regular step, taken here so that every timed step re-balances.
+  if (mode === 'rebalance') step();
   return {
     mode,
     step,
-    lastSpeedTerms: () => terms,
-    parameterCount: replica.trainable.reduce((n, v) => n + v.size, 0),
+    trainer,
+    parameterCount: trainableCount(model),
     dispose: () => {
       optimizer.dispose();
-      replica.dispose();
+      tf.dispose([...batch.inputs, batch.labels]);
+      model.dispose();
     },
   };
 }

@@ -12,5 +12,4 @@ export {
   restoreStockWasmKernels,
   type RegisterWasmTrainingKernelsOptions,
 } from './kernels/register-wasm.js';
-export { conv2DBackpropFilterWasm } from './kernels/conv2d-backprop-filter.js';
 export { wasmThreadsInUse, WASM_THREADS_ENV_VAR, MAX_WASM_THREADS } from './wasm-threads.js';

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { availableParallelism } from 'node:os';
-import { backendAttempts, initBackend, MAX_WASM_THREADS, wasmThreadsInUse } from './index.js';
+import { backendAttempts, initBackend, MAX_WASM_THREADS, wasmThreadsInUse, type BackendChoice } from './index.js';
 
 describe('initBackend', () => {
   it('picks the best backend that loads and says why better ones were skipped', async () => {
@@ -38,6 +38,14 @@ describe('initBackend', () => {
     await expect(initBackend({ env: { MM_BACKEND: 'gpu' }, log: false })).rejects.toThrow(
       /MM_BACKEND=gpu is not a backend; use one of node-gpu, node, wasm, cpu/,
     );
+  });
+
+  it('rejects an unknown backend option with the valid choices, before touching tfjs', async () => {
+    const before = tf.getBackend();
+    await expect(initBackend({ backend: 'bogus' as BackendChoice, env: {}, log: false })).rejects.toThrow(
+      /options\.backend "bogus" is not a backend; use one of node-gpu, node, wasm, cpu/,
+    );
+    expect(tf.getBackend()).toBe(before);
   });
 
   it('fails loudly when a forced backend cannot load', async () => {

@@ -55,8 +55,8 @@ export function backendAttempts(): readonly BackendAttempt[] {
   return lastAttempts;
 }
 
-function isBackendChoice(value: string): value is BackendChoice {
-  return (BACKEND_PREFERENCE as readonly string[]).includes(value);
+function isBackendChoice(value: unknown): value is BackendChoice {
+  return (BACKEND_PREFERENCE as readonly unknown[]).includes(value);
 }
 
 function describeError(error: unknown): string {
@@ -105,6 +105,12 @@ async function tryBackend(choice: BackendChoice, wasmThreads: number, notes: str
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendChoice> {
   const env = options.env ?? process.env;
   const log = options.log === false ? () => {} : (options.log ?? ((m: string) => console.error(m)));
+  // The type already restricts `backend`, but JavaScript callers and casts from CLI strings do not.
+  if (options.backend !== undefined && !isBackendChoice(options.backend)) {
+    throw new Error(
+      `initBackend: options.backend ${JSON.stringify(options.backend)} is not a backend; use one of ${BACKEND_PREFERENCE.join(', ')} or leave it out to pick the best available.`,
+    );
+  }
   const fromEnv = env[BACKEND_ENV_VAR]?.trim();
   if (fromEnv && !isBackendChoice(fromEnv)) {
     throw new Error(

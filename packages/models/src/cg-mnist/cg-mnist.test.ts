@@ -10,7 +10,7 @@ beforeAll(async () => {
 });
 
 /**
- * `params=` printed by `/usr/bin/python3 shared/bench/torch_twin.py --steps 1 --warmup 0`
+ * `params=` printed by `/usr/bin/python3 benchmarks/step/torch/torch_twin.py --steps 1 --warmup 0`
  * (torch 1.13, default widths 16/32/64/128, two branches, three MMTMs with ratio 4).
  */
 const TORCH_TWIN_PARAMS = 284_820;

@@ -3,8 +3,8 @@ import { MMTM, SqueezeExcite } from '@mm/mmtm';
 import type { RebalanceStatistic } from '@mm/mmtm';
 
 /**
- * The Colored-and-gray-MNIST network of Wu et al. 2022 (the twin of the reference's PyTorch
- * model, `shared/bench/torch_twin.py`). Per branch:
+ * The Colored-and-gray-MNIST network of Wu et al. 2022 (its PyTorch twin, after the reference
+ * code's model, is the repository's `benchmarks/step/torch/torch_twin.py`). Per branch:
  *
  *   block1: conv3×3(w0, same) → BN → ReLU → maxpool 2   (28 → 14)
  *   block2: conv3×3(w1, same) → BN → ReLU → maxpool 2   (14 → 7)    → MMTM

@@ -4,7 +4,7 @@ import { initBackend } from '@mm/backend';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fusedI3D } from './i3d.js';
 
-// A CPU-scale clip, as in the issue: 8 frames of 64×64, RGB + depth, batch 2.
+// A clip small enough to train on a CPU within a test: 8 frames of 64×64, RGB + depth, batch 2.
 const FRAMES = 8;
 const SIZE = 64;
 const BATCH = 2;
