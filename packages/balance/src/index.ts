@@ -7,6 +7,7 @@ export { METHODS, methodEntry, type MethodContext, type MethodEntry } from './me
 export { Greedy, type GreedyMetrics, type GreedyOptions } from './methods/greedy.js';
 export { Vanilla } from './methods/vanilla.js';
 export { OgmGe, type OgmGeMetrics, type OgmGeOptions } from './methods/ogm-ge.js';
+export { Mla, type MlaMetrics, type MlaOptions } from './methods/mla.js';
 export { mixSeed } from './random.js';
 export {
   resolveParameterGroups,

@@ -3,6 +3,7 @@ import { rubiLoss } from '../losses.js';
 import { GuidedScheduler, RandomScheduler } from '../schedulers.js';
 import { Greedy } from './greedy.js';
 import { OgmGe } from './ogm-ge.js';
+import { Mla } from './mla.js';
 import { Vanilla } from './vanilla.js';
 
 /** A balancing method as the registry lists it: what it needs, and how to make one with defaults. */
@@ -40,6 +41,7 @@ export const METHODS: readonly MethodEntry[] = [
   entry('random', GREEDY_PAPER, (c) => new Greedy({ scheduler: new RandomScheduler({ warmupSteps: c.stepsPerEpoch, numModalities: c.numModalities, seed: c.seed }) })),
   entry('ogm-ge', 'Peng et al., Balanced Multimodal Learning via On-the-fly Gradient Modulation, CVPR 2022', () => new OgmGe()),
   entry('rubi', 'Cadene et al., RUBi: Reducing Unimodal Biases for Visual Question Answering, NeurIPS 2019', () => new Greedy({ loss: rubiLoss(), learningSpeed: false })),
+  entry('mla', 'Zhang et al., Multimodal Representation Learning by Alternating Unimodal Adaptation, CVPR 2024', () => new Mla()),
 ];
 
 export function methodEntry(name: string): MethodEntry {
