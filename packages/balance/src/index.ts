@@ -14,6 +14,7 @@ export { MmPareto, minNormWeight, type MmParetoMetrics, type MmParetoOptions } f
 export { GradientBlending, type BlendingEstimate, type GradientBlendingMetrics, type GradientBlendingOptions, type ObjectiveMeasurement } from './methods/gradient-blending.js';
 export { teacherFromModel, Umt, type FeatureTeacher, type UmtMetrics, type UmtOptions } from './methods/umt.js';
 export { Ume } from './methods/ume.js';
+export { Mla, type MlaMetrics, type MlaOptions } from './methods/mla.js';
 export { mixSeed } from './random.js';
 export {
   resolveParameterGroups,

@@ -10,6 +10,7 @@ import { Pmr } from './pmr.js';
 import { MmPareto } from './mm-pareto.js';
 import { Ume } from './ume.js';
 import { Umt } from './umt.js';
+import { Mla } from './mla.js';
 import { Vanilla } from './vanilla.js';
 
 /** A balancing method as the registry lists it: what it needs, and how to make one with defaults. */
@@ -55,6 +56,7 @@ export const METHODS: readonly MethodEntry[] = [
   // UMT needs the user's pre-trained teachers: the default made here fails at attach, saying so.
   entry('umt', 'Du et al., On Uni-Modal Feature Learning in Supervised Multi-Modal Learning, ICML 2023', () => new Umt()),
   entry('ume', 'Du et al., On Uni-Modal Feature Learning in Supervised Multi-Modal Learning, ICML 2023', () => new Ume()),
+  entry('mla', 'Zhang et al., Multimodal Representation Learning by Alternating Unimodal Adaptation, CVPR 2024', () => new Mla()),
 ];
 
 export function methodEntry(name: string): MethodEntry {
