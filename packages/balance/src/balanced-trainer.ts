@@ -75,6 +75,8 @@ export interface TrainerCheckpoint {
     step: number;
     epoch: number;
     stepInEpoch: number;
+    /** The epoch length last given to startEpoch (null when never given). */
+    stepsPerEpoch: number | null;
     skippedSteps: number;
     balancer: { name: string; state: Record<string, unknown> };
     optimizer: { className: string; iterations: number; slots: number };
@@ -338,6 +340,7 @@ export class BalancedTrainer<M extends StepMetrics = StepMetrics> {
         step: this.stepIndex,
         epoch: this.epochIndex,
         stepInEpoch: this.stepInEpoch,
+        stepsPerEpoch: this.stepsPerEpoch ?? null,
         skippedSteps: this.skipped,
         balancer: { name: this.balancer.name, state: balancer.json },
         optimizer: { className: this.optimizer.getClassName(), iterations: iterationCount, slots: slotWeights.length },
@@ -395,6 +398,7 @@ export class BalancedTrainer<M extends StepMetrics = StepMetrics> {
     this.stepIndex = json.step;
     this.epochIndex = json.epoch;
     this.stepInEpoch = json.stepInEpoch;
+    this.stepsPerEpoch = json.stepsPerEpoch ?? undefined;
     this.skipped = json.skippedSteps;
   }
 

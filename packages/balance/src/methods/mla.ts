@@ -93,7 +93,6 @@ export class Mla implements Balancer<MlaMetrics> {
    * checkpoint does not hold it, so a resumed run would fall back to α_t = α until the next
    * `startEpoch`; carrying it in this method's state keeps the resumed run identical.
    */
-  private epochLength: number | undefined;
 
   constructor(options: MlaOptions = {}) {
     this.alpha = options.alpha ?? 0.1;
@@ -148,8 +147,7 @@ export class Mla implements Balancer<MlaMetrics> {
   }
 
   step(ctx: StepContext): tf.Scalar {
-    this.epochLength = ctx.stepsPerEpoch ?? this.epochLength;
-    this.stepAlpha = Mla.alphaAt(this.alpha, ctx.stepInEpoch, this.epochLength);
+    this.stepAlpha = Mla.alphaAt(this.alpha, ctx.stepInEpoch, ctx.stepsPerEpoch);
     const losses: tf.Scalar[] = [];
     const outcome = { applied: true };
     for (let m = 0; m < this.numModalities && outcome.applied; m++) {
@@ -217,11 +215,11 @@ export class Mla implements Balancer<MlaMetrics> {
   state(): BalancerState {
     const tensors: Record<string, tf.Tensor> = {};
     this.projectors.forEach((p, m) => (tensors[`projector${m}`] = tf.clone(p)));
-    return { json: { absorbed: [...this.absorbed], epochLength: this.epochLength ?? null }, tensors };
+    return { json: { absorbed: [...this.absorbed] }, tensors };
   }
 
   restore(state: BalancerState): void {
-    const json = state.json as { absorbed?: number[]; epochLength?: number | null };
+    const json = state.json as { absorbed?: number[] };
     const absorbed = json.absorbed ?? [];
     if (absorbed.length !== this.projectors.length) {
       throw new Error(`MLA: the saved state has ${absorbed.length} projector(s), this balancer ${this.projectors.length}; restore into a trainer with the same model and the same projection option`);
@@ -236,7 +234,6 @@ export class Mla implements Balancer<MlaMetrics> {
     this.disposeProjectors();
     this.projectors = restored;
     this.absorbed = [...absorbed];
-    this.epochLength = json.epochLength ?? undefined;
   }
 
   dispose(): void {
