@@ -4,7 +4,7 @@ import {
   BalancedTrainer,
   REGULAR,
   sumOfCrossEntropies,
-  VanillaScheduler,
+  Greedy,
   type Scheduler,
   type SchedulerState,
   type StepKind,
@@ -73,11 +73,11 @@ export class AlwaysRebalanceScheduler implements Scheduler {
   constructor(readonly modality: number) {}
 
   next(): StepKind {
-    return this.regularStepTaken ? { kind: 'rebalance', modality: this.modality } : REGULAR;
+    return this.regularStepTaken ? { type: 'rebalance', modality: this.modality } : REGULAR;
   }
 
   afterStep(kind: StepKind): void {
-    if (kind.kind === 'regular') this.regularStepTaken = true;
+    if (kind.type === 'regular') this.regularStepTaken = true;
   }
 
   toJSON(): SchedulerState {
@@ -90,11 +90,11 @@ const trainableCount = (model: tfl.LayersModel) => model.trainableWeights.reduce
 function trainerFor(mode: Exclude<Mode, 'plain'>, model: tfl.LayersModel, optimizer: tf.Optimizer): BalancedTrainer {
   switch (mode) {
     case 'vanilla':
-      return new BalancedTrainer({ model, optimizer, scheduler: new VanillaScheduler() });
+      return new BalancedTrainer({ model, optimizer, balancer: new Greedy() });
     case 'rebalance':
-      return new BalancedTrainer({ model, optimizer, scheduler: new AlwaysRebalanceScheduler(0) });
+      return new BalancedTrainer({ model, optimizer, balancer: new Greedy({ scheduler: new AlwaysRebalanceScheduler(0) }) });
     case 'unimodal':
-      return new BalancedTrainer({ model, optimizer, learningSpeed: false });
+      return new BalancedTrainer({ model, optimizer });
   }
 }
 

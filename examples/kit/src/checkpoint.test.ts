@@ -10,7 +10,7 @@ const root = mkdtempSync(join(tmpdir(), 'kit-checkpoint-'));
 function sample(step: number): TrainerCheckpoint {
   return {
     format: 'mm-balance-trainer/1',
-    json: { step, epoch: 1, stepInEpoch: 0, skippedSteps: 0, balancer: { name: 'vanilla', state: {} }, optimizer: { className: 'SGD', iterations: step, slots: 0 } },
+    json: { step, epoch: 1, stepInEpoch: 0, stepsPerEpoch: 10, skippedSteps: 0, balancer: { name: 'vanilla', state: {} }, optimizer: { className: 'SGD', iterations: step, slots: 0 } },
     tensors: {
       'model/w': { shape: [2, 2], dtype: 'float32', data: Float32Array.from([1, 2, 3, step]) },
       'model/count': { shape: [], dtype: 'int32', data: Int32Array.from([step]) },

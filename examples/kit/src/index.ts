@@ -9,3 +9,4 @@ export { describeGreedy, paperBalancer, PAPER_METHODS, type PaperMethod, type Pa
 export { formatTable, percent, signed, stat, type Stat } from './stats.js';
 export { htmlReport, writeFigures } from './report/figures.js';
 export { barChart, histogram, linePlot, type Band, type Series } from './report/svg-plot.js';
+export { epochFigures, experimentMain, runExperiment, summaryLine, writeExperimentReport, type ExperimentOptions, type ExperimentResult } from './experiment.js';

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@mm/backend';
 import { encodeSafetensors, exportTorchStateDict, fusedI3D, i3d, i3dTorchBindings, parseSafetensors } from '@mm/models';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { importPretrainedBranch } from './train.js';
+import { importPretrainedBranch } from './run.js';
 
 const SMALL = { frames: 8, imageSize: 32 } as const;
 

@@ -100,8 +100,11 @@ describe('BalancedTrainer', () => {
     for (const t of Object.values(checkpoint!.tensors)) t.data = t.dtype === 'int32' ? Int32Array.from(t.data) : Float32Array.from(t.data);
 
     const resumed = make();
+    const tensorsBeforeRestore = tf.memory().numTensors;
     await resumed.trainer.restore(checkpoint!);
     expect(resumed.trainer.steps).toBe(6);
+    // Restoring replaces values and creates the momentum slots (one per trainable weight), nothing else.
+    expect(tf.memory().numTensors - tensorsBeforeRestore).toBe(resumed.model.trainableWeights.length);
     for (let s = 6; s < 12; s++) {
       const b = tinyBatch(s);
       const r = resumed.trainer.step(b);

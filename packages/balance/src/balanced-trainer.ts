@@ -383,11 +383,13 @@ export class BalancedTrainer<M extends StepMetrics = StepMetrics> {
       if (!tensors[name]) throw new Error(`the checkpoint lacks optimizer slot ${name}`);
       return { name, tensor: load(name, tensors[name]) };
     });
-    if (slots.length > 0 || json.optimizer.iterations > 0) {
-      await this.optimizer.setWeights([{ name: 'iter', tensor: tf.scalar(json.optimizer.iterations, 'int32') }, ...slots]);
+    const iterations = tf.scalar(json.optimizer.iterations, 'int32');
+    try {
+      if (slots.length > 0 || json.optimizer.iterations > 0) await this.optimizer.setWeights([{ name: 'iter', tensor: iterations }, ...slots]);
+    } finally {
+      // setWeights copies the slots into the optimizer's own variables and only reads the iteration count.
+      tf.dispose([iterations, ...slots.map((s) => s.tensor)]);
     }
-    // setWeights copies into the optimizer's own slot variables (and disposes the iteration scalar).
-    tf.dispose(slots.map((s) => s.tensor));
     const balancerTensors: Record<string, tf.Tensor> = {};
     for (const [name, s] of Object.entries(tensors)) if (name.startsWith('balancer/')) balancerTensors[name.slice('balancer/'.length)] = load(name, s);
     try {

@@ -75,8 +75,19 @@ describe('cgMnistFusedNet', () => {
     expect(countParams(model)).toBe(2 * branch + fusion);
     const late = cgMnistFusedNet({ widths, numClasses, fusion: 'none' });
     expect(countParams(late)).toBe(branchParams(3, widths, numClasses) + branchParams(1, widths, numClasses));
-    model.dispose();
-    late.dispose();
+    // Late fusion: the branches without their heads, plus one head on the merged features.
+    const headParams = (fanIn: number) => fanIn * numClasses + numClasses;
+    const bare = (channels: number) => branchParams(channels, widths, numClasses) - headParams(widths[3]);
+    const concat = cgMnistFusedNet({ widths, numClasses, fusion: 'concat' });
+    expect(concat.outputs).toHaveLength(1);
+    expect(countParams(concat)).toBe(bare(3) + bare(1) + headParams(2 * widths[3]));
+    const sum = cgMnistFusedNet({ widths, numClasses, fusion: 'sum' });
+    expect(countParams(sum)).toBe(bare(3) + bare(1) + headParams(widths[3]));
+    const shared = cgMnistFusedNet({ widths, numClasses, fusion: 'shared-head' });
+    expect(shared.outputs).toHaveLength(2);
+    expect(countParams(shared)).toBe(bare(3) + bare(1) + headParams(widths[3]));
+    expect(() => cgMnistFusedNet({ fusion: 'film' as never })).toThrow(/fusion must be one of mmtm, none, concat, sum, shared-head/);
+    for (const m of [model, late, concat, sum, shared]) m.dispose();
   });
 
   it('starts identical for the same seed and different for another', () => {
@@ -116,7 +127,7 @@ describe('cgMnistFusedNet', () => {
 
   it('rejects bad options with a message naming the option', () => {
     expect(() => cgMnistFusedNet({ widths: [16, 32, 64] as never })).toThrow(/widths must be four positive integers/);
-    expect(() => cgMnistFusedNet({ fusion: 'concat' as never })).toThrow(/fusion must be 'mmtm' or 'none'/);
+    expect(() => cgMnistFusedNet({ fusion: 'gated' as never })).toThrow(/fusion must be one of mmtm, none, concat, sum, shared-head/);
     expect(() => cgMnistUnimodalNet({ modality: 2 as never })).toThrow(/modality must be 0 .* or 1/);
   });
 

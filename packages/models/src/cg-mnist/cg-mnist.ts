@@ -48,12 +48,21 @@ export interface CgMnistCommonOptions {
   name?: string;
 }
 
+export type CgMnistFusion = 'mmtm' | 'none' | 'concat' | 'sum' | 'shared-head';
+const FUSIONS: readonly CgMnistFusion[] = ['mmtm', 'none', 'concat', 'sum', 'shared-head'];
+
 export interface CgMnistFusedNetOptions extends CgMnistCommonOptions {
   /**
-   * 'mmtm' (default): MMTM after blocks 2, 3, 4. 'none': two independent branches whose only
-   * interaction is the averaged prediction (late fusion), a control for the fused net.
+   * How the two branches meet:
+   * - 'mmtm' (default): MMTM after blocks 2, 3, 4, one head per branch (the paper's net);
+   * - 'none': two independent branches, one head each, whose only interaction is the averaged
+   *   prediction, a control for the fused net;
+   * - 'concat' / 'sum': late fusion, the branches' pooled features concatenated (or summed) into
+   *   one head `fusion_head` (the common multi-modal classifier; one output);
+   * - 'shared-head': one head `shared_head` applied to each branch's pooled features (one output
+   *   per branch, as MLA trains).
    */
-  fusion?: 'mmtm' | 'none';
+  fusion?: CgMnistFusion;
   /**
    * Input channels per modality. Default [3, 1] (colored, gray). [1, 1] or [3, 3] build the
    * identical-modality networks of the paper's §6.2 ((gray, gray), (colored, colored)).
@@ -166,6 +175,11 @@ function head(x: tfl.SymbolicTensor, prefix: string, o: ResolvedOptions): tfl.Sy
   );
 }
 
+/** Dense(numClasses) with PyTorch's default initialisation, `name`. */
+function classifier(fanIn: number, name: string, o: ResolvedOptions): tfl.layers.Layer {
+  return tfl.layers.dense({ units: o.numClasses, kernelInitializer: torchUniform(fanIn, o.nextSeed()), biasInitializer: torchUniform(fanIn, o.nextSeed()), name });
+}
+
 /**
  * The fused two-branch network: inputs [x_m0 (28×28×3 colored), x_m1 (28×28×1 gray)],
  * outputs [logits_m0, logits_m1] (one head per modality; the prediction is their mean, the
@@ -180,8 +194,8 @@ export function cgMnistFusedNet(options: CgMnistFusedNetOptions = {}): tfl.Layer
   const who = 'cgMnistFusedNet';
   const o = resolveCommon(options, who);
   const fusion = options.fusion ?? 'mmtm';
-  if (fusion !== 'mmtm' && fusion !== 'none') {
-    throw new Error(`${who}: fusion must be 'mmtm' or 'none', got ${String(fusion)}`);
+  if (!FUSIONS.includes(fusion)) {
+    throw new Error(`${who}: fusion must be one of ${FUSIONS.join(', ')}, got ${String(fusion)}`);
   }
   const inputChannels = options.inputChannels ?? CG_MNIST_INPUT_CHANNELS;
   if (inputChannels.length !== 2) {
@@ -205,8 +219,16 @@ export function cgMnistFusedNet(options: CgMnistFusedNetOptions = {}): tfl.Layer
       features = mmtm.apply(features) as tfl.SymbolicTensor[];
     }
   }
-  const outputs = modalities.map((k) => head(features[k], `m${k}_`, o));
-  return tfl.model({ inputs, outputs, name: options.name ?? (fusion === 'mmtm' ? 'cg_mnist_mmtm' : 'cg_mnist_late') });
+  const name = options.name ?? `cg_mnist_${fusion === 'none' ? 'late' : fusion.replace('-', '_')}`;
+  if (fusion === 'mmtm' || fusion === 'none') return tfl.model({ inputs, outputs: modalities.map((k) => head(features[k], `m${k}_`, o)), name });
+  const pooled = modalities.map((k) => apply(tfl.layers.globalAveragePooling2d({ name: `m${k}_gap` }), features[k]));
+  const width = o.widths[3];
+  if (fusion === 'shared-head') {
+    const shared = classifier(width, 'shared_head', o);
+    return tfl.model({ inputs, outputs: pooled.map((h) => apply(shared, h)), name });
+  }
+  const merged = apply(fusion === 'concat' ? tfl.layers.concatenate({ name: 'fusion_concat' }) : tfl.layers.add({ name: 'fusion_sum' }), pooled);
+  return tfl.model({ inputs, outputs: apply(classifier(fusion === 'concat' ? 2 * width : width, 'fusion_head', o), merged), name });
 }
 
 /**

@@ -6,5 +6,6 @@ export {
   CG_MNIST_INPUT_CHANNELS,
   type CgMnistCommonOptions,
   type CgMnistFusedNetOptions,
+  type CgMnistFusion,
   type CgMnistUnimodalNetOptions,
 } from './cg-mnist.js';

@@ -9,8 +9,11 @@ import { writeModelNet40Fixture } from '@mm/datasets/testing';
 import { resolveParameterGroups } from '@mm/balance';
 import { countParams, encodeSafetensors, exportTorchStateDict, fusedResNet18, resnet18, resnet18TorchBindings } from '@mm/models';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseArgs, UsageError } from './settings.js';
-import { runModelNet40, type RunResults } from './train.js';
+import { parseCli, UsageError } from '@mm/example-kit';
+import { CLI, configFromCli } from './config.js';
+import { run, type ModelNet40Results } from './run.js';
+
+const parseArgs = (argv: string[]) => configFromCli(parseCli(CLI, argv).values);
 
 let base: string;
 let data: string;
@@ -40,7 +43,8 @@ describe('modelnet40 CLI arguments', () => {
     expect(parseArgs(['--data', '/x', '--method', 'unimodal', '--views', '6,0']).views).toEqual([6]);
     expect(() => parseArgs(['--data', '/x', '--views', '0'])).toThrow(/at least two/);
     expect(() => parseArgs(['--data', '/x', '--views', '0,12'])).toThrow(/0…11/);
-    expect(() => parseArgs(['--data', '/x', '--bogus', '1'])).toThrow(/unknown option --bogus/);
+    expect(() => parseArgs(['--data', '/x', '--bogus', '1'])).toThrow(/Unknown option '--bogus'/);
+    expect(() => parseArgs(['--data', '/x', '--method', 'greedy'])).toThrow(/--method must be one of vanilla, random, guided, unimodal/);
   });
 });
 
@@ -64,53 +68,52 @@ describe('fused ResNet18 and @mm/balance', () => {
 });
 
 describe('runModelNet40 on a fixture tree', () => {
-  it('trains guided, checkpoints atomically, resumes and reports', async () => {
-    const out = join(base, 'guided');
-    const settings = { ...parseArgs(['--data', data, '--image-size', '32', '--epochs', '2', '--batch-size', '4', '--lr', '0.01', '--out', out]), logEvery: 1000 };
+  it('trains guided, checkpoints atomically, resumes after a crash and reports', async () => {
+    const dir = join(base, 'guided');
+    const config = parseArgs(['--data', data, '--image-size', '32', '--epochs', '2', '--batch-size', '4', '--lr', '0.01']);
     const tensorsBefore = tf.memory().numTensors;
-    const partial = await runModelNet40(settings, 'wasm', { log: quiet, stopAfterEpochs: 1 });
-    expect(partial.completed).toBe(false);
-    expect(partial.epochs).toHaveLength(1);
-    expect(JSON.parse(readFileSync(join(out, 'checkpoint', 'latest.json'), 'utf8')).epoch).toBe(1);
-    // The interrupted run left no tensors behind (the model was disposed).
+    const crash = new Error('simulated crash after the first epoch');
+    await expect(run(config, { dir, backend: 'wasm', onEpoch: (e) => { if (e.epoch === 0) throw crash; } })).rejects.toBe(crash);
+    // The interrupted run left no tensors behind (trainer and model were disposed).
     expect(tf.memory().numTensors).toBe(tensorsBefore);
+    expect(existsSync(join(dir, 'checkpoint', 'state.json'))).toBe(false); // the crash came before the first checkpoint
+    const firstEpochOnly = await run({ ...config, epochs: 1 }, { dir: join(base, 'one-epoch'), backend: 'wasm' });
+    expect(firstEpochOnly.epochs).toHaveLength(1);
 
-    await expect(runModelNet40({ ...settings, resume: true, seed: 1 }, 'wasm', { log: quiet })).rejects.toThrow(/--resume: the checkpoint .* was made with/);
-
-    const lines: string[] = [];
-    const results = await runModelNet40({ ...settings, resume: true }, 'wasm', { log: (l) => lines.push(l) });
-    expect(lines.some((l) => l.startsWith('resumed from'))).toBe(true);
-    expect(results.completed).toBe(true);
-    expect(results.epochs.map((e) => e.epoch)).toEqual([1, 2]);
-    expect(results.epochs[0]).toEqual(partial.epochs[0]);
-    expect(results.epochs.every((e) => Number.isFinite(e.trainLoss) && e.samplesPerSecond > 0)).toBe(true);
-    expect(results.test?.heads).toHaveLength(2);
+    // Crash after the first checkpoint, then resume.
+    const crashAfterCheckpoint = new Error('simulated crash in the second epoch');
+    await expect(run(config, { dir, backend: 'wasm', onEpoch: (e) => { if (e.epoch === 1) throw crashAfterCheckpoint; } })).rejects.toBe(crashAfterCheckpoint);
+    expect(existsSync(join(dir, 'checkpoint', 'state.json'))).toBe(true);
+    await expect(run({ ...config, seed: 1 }, { dir, backend: 'wasm' })).rejects.toThrow(/was made with other settings/);
+    const results = await run(config, { dir, backend: 'wasm' });
+    expect(results.epochs.map((e) => e.epoch)).toEqual([0, 1]);
+    expect(results.epochs[0].meanLoss).toBeCloseTo(firstEpochOnly.epochs[0].meanLoss, 5);
+    expect(results.epochs.every((e) => Number.isFinite(e.meanLoss))).toBe(true);
+    expect(results.test.modalityAccuracy).toHaveLength(2);
     // Six test objects after two tiny epochs: a head may get all of them wrong, and then the
     // rate does not exist; the run must still finish and say why.
-    const utilization = results.test?.utilization;
-    if (utilization) expect(utilization.utilization.every(Number.isFinite)).toBe(true);
-    else expect(results.test?.utilizationProblem).toMatch(/head \d: .*zero accuracy/);
-    const written = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as RunResults;
-    expect(written.completed).toBe(true);
+    if (results.utilization) expect(results.utilization.utilization.every(Number.isFinite)).toBe(true);
+    else expect(results.utilizationProblem).toMatch(/head \d: .*zero accuracy/);
+    const written = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as ModelNet40Results;
     expect(written.dataset).toMatchObject({ train: results.dataset.train, test: 3 * 2, skipped: 0 });
-    expect(readFileSync(join(out, 'report.svg'), 'utf8')).toMatch(/^<svg[\s\S]*validation accuracy[\s\S]*<\/svg>\n$/);
-    expect(existsSync(join(out, 'best.safetensors'))).toBe(true);
+    expect(readFileSync(join(dir, 'validation-accuracy.svg'), 'utf8')).toMatch(/^<svg[\s\S]*Validation accuracy[\s\S]*<\/svg>/);
+    expect(existsSync(join(dir, 'report.html'))).toBe(true);
     expect(tf.memory().numTensors).toBe(tensorsBefore);
   });
 
   it('trains the uni-modal SE baseline on one view, from torchvision-format weights', async () => {
-    const out = join(base, 'unimodal');
+    const dir = join(base, 'unimodal');
     // A torchvision-named state dict (as exported from PyTorch) stands in for ImageNet weights.
     const source = resnet18({ numClasses: 1000, imageSize: 32 });
     const pretrained = join(base, 'resnet18.safetensors');
     writeFileSync(pretrained, encodeSafetensors(exportTorchStateDict(resnet18TorchBindings(source))));
     source.dispose();
-    const settings = { ...parseArgs(['--data', data, '--method', 'unimodal', '--views', '6', '--image-size', '32', '--epochs', '1', '--batch-size', '4', '--out', out, '--pretrained', pretrained]), logEvery: 1000 };
+    const config = parseArgs(['--data', data, '--method', 'unimodal', '--views', '6', '--image-size', '32', '--epochs', '1', '--batch-size', '4', '--pretrained', pretrained]);
     const lines: string[] = [];
-    const results = await runModelNet40(settings, 'wasm', { log: (l) => lines.push(l) });
+    const results = await run(config, { dir, backend: 'wasm', log: (l) => lines.push(l) });
     expect(lines.some((l) => /^initialised 1 branch from .*resnet18\.safetensors \(100 tensors each/.test(l))).toBe(true);
     expect(results.model.inputs).toBe(1);
-    expect(results.test?.heads).toHaveLength(1);
-    expect(results.test?.utilization).toBeNull();
+    expect(results.test.modalityAccuracy).toHaveLength(1);
+    expect(results.utilization).toBeNull();
   });
 });
