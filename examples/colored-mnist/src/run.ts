@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { ColoredMnistConfig, ExperimentSettings, Method } from './config.js';
 import { accuracyPlot, dSpeedPlot, lossPlot, sweepHistograms, tablePlot } from './figures.js';
 import { formatTable, summarize, type MethodSummary } from './table.js';
+import { paperRunSpec } from './paper.js';
 import { trainOne, type RunResult } from './train-one.js';
 
 export interface RunHooks {
@@ -85,7 +86,7 @@ export async function run(config: ColoredMnistConfig, hooks: RunHooks): Promise<
     await writeSampleGrid(data.test, join(dir, 'samples-test.png'));
   }
   const runOne = async (method: Method, seed: number, runDir: string, settings: ExperimentSettings) => {
-    const r = await trainOne(method, seed, { data, settings, dir: runDir, progress: hooks.progress });
+    const r = await trainOne(paperRunSpec(method, seed, settings), { data, settings, dir: runDir, progress: hooks.progress });
     log(`  ${method} seed ${seed}: test ${(100 * r.testAccuracy).toFixed(2)}%${r.dUtil !== undefined ? `, d_util ${r.dUtil.toFixed(3)}` : ''}${r.dSpeed != null ? `, d_speed ${r.dSpeed.toFixed(3)}` : ''} (${r.seconds.toFixed(0)} s)`);
     return r;
   };
@@ -119,7 +120,7 @@ export async function run(config: ColoredMnistConfig, hooks: RunHooks): Promise<
   const summary = summarize(results);
   const table = formatTable(summary);
   const wallSeconds = (Date.now() - started) / 1000;
-  const firstOf = (m: Method) => results.find((r) => r.method === m);
+  const firstOf = (m: string) => results.find((r) => r.method === m);
   const figures: Record<string, string> = { 'table1-comparison': tablePlot(summary) };
   for (const m of ['guided', 'random', 'vanilla'] as const) {
     const r = firstOf(m);

@@ -1,5 +1,5 @@
 import { formatTable as formatRows, percent, signed, stat, type Stat } from '@mm/example-kit';
-import { PAPER_TABLE1, type Method } from './config.js';
+import { PAPER_TABLE1 } from './config.js';
 import type { RunResult } from './train-one.js';
 
 export interface MethodSummary {
@@ -13,7 +13,7 @@ export interface MethodSummary {
 }
 
 export function summarize(results: RunResult[]): Record<string, MethodSummary> {
-  const byMethod = new Map<Method, RunResult[]>();
+  const byMethod = new Map<string, RunResult[]>();
   for (const r of results) byMethod.set(r.method, [...(byMethod.get(r.method) ?? []), r]);
   const out: Record<string, MethodSummary> = {};
   for (const [method, runs] of byMethod) {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultSettings, type ExperimentSettings } from './config.js';
+import { paperRunSpec } from './paper.js';
 import { trainOne, type RunResult } from './train-one.js';
 
 const settings: ExperimentSettings = {
@@ -33,13 +34,13 @@ describe('colored-mnist: one (method, seed) run', () => {
 
   it('resumes a run killed after an epoch checkpoint to the same result as an uninterrupted run', async () => {
     const before = tf.memory().numTensors;
-    const straight = await trainOne('guided', 1, { data, settings, dir: join(dir, 'straight') });
+    const straight = await trainOne(paperRunSpec('guided', 1, settings), { data, settings, dir: join(dir, 'straight') });
     expect(tf.memory().numTensors).toBe(before);
 
     // Crash right after the first epoch's checkpoint was written.
     const crash = new Error('simulated crash');
     await expect(
-      trainOne('guided', 1, {
+      trainOne(paperRunSpec('guided', 1, settings), {
         data,
         settings,
         dir: join(dir, 'killed'),
@@ -48,7 +49,7 @@ describe('colored-mnist: one (method, seed) run', () => {
         },
       }),
     ).rejects.toBe(crash);
-    const resumed: RunResult = await trainOne('guided', 1, { data, settings, dir: join(dir, 'killed') });
+    const resumed: RunResult = await trainOne(paperRunSpec('guided', 1, settings), { data, settings, dir: join(dir, 'killed') });
 
     expect(resumed.steps.map((s) => s.metrics.rebalance)).toEqual(straight.steps.map((s) => s.metrics.rebalance));
     expect(resumed.steps.some((s) => s.metrics.rebalance !== null)).toBe(true);
@@ -58,11 +59,11 @@ describe('colored-mnist: one (method, seed) run', () => {
     expect(resumed.dUtil).toBeCloseTo(straight.dUtil!, 6);
     expect(resumed.bestEpoch).toBe(straight.bestEpoch);
     // A finished run is read back, not retrained.
-    expect((await trainOne('guided', 1, { data, settings, dir: join(dir, 'killed') })).seconds).toBe(resumed.seconds);
+    expect((await trainOne(paperRunSpec('guided', 1, settings), { data, settings, dir: join(dir, 'killed') })).seconds).toBe(resumed.seconds);
   });
 
   it('trains a uni-modal baseline without fusion bookkeeping', async () => {
-    const r = await trainOne('unimodal-gray', 2, { data, settings: { ...settings, epochs: 1 }, dir: join(dir, 'uni') });
+    const r = await trainOne(paperRunSpec('unimodal-gray', 2, { ...settings, epochs: 1 }), { data, settings: { ...settings, epochs: 1 }, dir: join(dir, 'uni') });
     expect(r.testHeadAccuracy).toHaveLength(1);
     expect(r.dUtil).toBeUndefined();
     expect(r.steps.every((s) => s.metrics.rebalance === undefined && s.metrics.dSpeed === undefined)).toBe(true);

@@ -1,3 +1,5 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StoredTensor, TrainerCheckpoint } from '@mm/balance';
@@ -63,4 +65,17 @@ export function loadCheckpoint<L>(runDir: string): RunCheckpoint<L> | undefined 
     else throw new Error(`${tensorFile}: unexpected tensor '${name}'; delete ${dir} to start the run over`);
   }
   return { trainer: { format: state.trainerFormat, json: state.trainer, tensors: trainer }, loop: state.loop, extra };
+}
+
+/** Writes a finished run's best-validation weights (kept in its checkpoint) into a model of the same architecture. */
+export function loadBestWeights(runDir: string, model: tfl.LayersModel): void {
+  const checkpoint = loadCheckpoint(runDir);
+  if (!checkpoint) throw new Error(`${runDir} has no checkpoint to take the best weights from`);
+  tf.tidy(() => {
+    for (const w of model.weights) {
+      const stored = checkpoint.extra[`best/${w.originalName}`];
+      if (!stored) throw new Error(`${checkpointDir(runDir)} has no best weight ${w.originalName}; was it made with another model?`);
+      w.write(tf.tensor(stored.data, stored.shape, stored.dtype));
+    }
+  });
 }

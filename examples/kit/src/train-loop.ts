@@ -24,6 +24,8 @@ export interface EpochLog {
   /** The method's metrics after the epoch's last step. */
   metrics: StepMetrics;
   learningRate: number | null;
+  /** Seconds of the epoch's training steps (data included, evaluation not). */
+  trainSeconds: number;
   seconds: number;
 }
 
@@ -141,6 +143,8 @@ export async function trainEpochs<M extends StepMetrics>(o: TrainLoopOptions<M>)
     let lossSum = 0;
     let index = 0;
     let metrics = {} as M;
+    let stepSeconds = 0;
+    let last = Date.now();
     for await (const batch of o.trainBatches(epoch)) {
       const labeled = toLabeledBatch(batch);
       let result;
@@ -155,6 +159,9 @@ export async function trainEpochs<M extends StepMetrics>(o: TrainLoopOptions<M>)
       progress({ epoch, phase: 'train', step: index++, loss: result.loss, detail: o.describe?.(result.metrics) ?? '' });
       // Let queued work (output, signals) run between steps.
       if (index % 8 === 0) await new Promise((resolve) => setImmediate(resolve));
+      const now = Date.now();
+      stepSeconds += (now - last) / 1000;
+      last = now;
     }
     progress({ epoch, phase: 'evaluate', step: index, loss: lossSum / Math.max(1, index), detail: '' });
     const validation = await trainer.evaluate(o.validation());
@@ -168,6 +175,7 @@ export async function trainEpochs<M extends StepMetrics>(o: TrainLoopOptions<M>)
       trainAccuracy: train?.accuracy ?? null,
       metrics,
       learningRate: learningRateOf(trainer.optimizer),
+      trainSeconds: stepSeconds,
       seconds: (Date.now() - epochStart) / 1000,
     };
     state.epochs.push(log);
