@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { initBackend } from '@mm/backend';
-import { createProgressPrinter, openRunDir, runCli } from '@mm/example-kit';
+import { createProgressPrinter, openRunDir, RUN_OPTIONS, runCli } from '@mm/example-kit';
 import { join } from 'node:path';
 import { BENCHMARK_METHOD_NAMES, type BenchmarkMethod } from './balancers.js';
 import { defaultSettings } from './config.js';
@@ -16,10 +16,7 @@ others on the late-fusion (concat) net or, for MLA, the shared-head net; 3 seeds
     seeds: { kind: 'int', value: 'N', min: 1, help: 'seeds 1..N per method (default 3)' },
     epochs: { kind: 'int', value: 'N', min: 1, help: 'epochs (default 3, the main job’s)' },
     'train-size': { kind: 'int', value: 'N', min: 100, help: 'training samples (default 6000, the main job’s)' },
-    out: { kind: 'string', value: 'DIR', help: 'output folder (default runs/balancers-<time>)' },
-    resume: { kind: 'string', value: 'DIR', help: 'continue an interrupted benchmark in DIR' },
-    backend: { kind: 'choice', choices: ['node-gpu', 'node', 'wasm', 'cpu'], help: 'tfjs backend (default: best available)' },
-    quiet: { kind: 'flag', help: 'log lines instead of a live progress line' },
+    ...RUN_OPTIONS,
   },
   epilog: 'Outputs: results.json (methods.<name>.testAccuracy.mean, …), report.html with a bar chart, per-run checkpoints.',
 } as const;

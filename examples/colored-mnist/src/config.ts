@@ -1,5 +1,5 @@
 import type { CgMnistModality } from '@mm/datasets/colored-mnist';
-import { UsageError, type CliValues } from '@mm/example-kit';
+import { RUN_OPTIONS, UsageError, type CliValues } from '@mm/example-kit';
 
 export const METHODS = ['unimodal-colored', 'unimodal-gray', 'vanilla', 'rubi', 'random', 'guided'] as const;
 export type Method = (typeof METHODS)[number];
@@ -122,8 +122,6 @@ Modes
   options: {
     full: { kind: 'flag', help: "the paper's setting (see above)" },
     sweep: { kind: 'flag', help: 'the greedy-learner experiment of §6.2' },
-    out: { kind: 'string', value: 'DIR', help: 'output folder (default runs/colored-mnist-<time>)' },
-    resume: { kind: 'string', value: 'DIR', help: 'continue an interrupted run in DIR with its saved settings' },
     methods: { kind: 'list', value: 'LIST', of: METHODS, help: `comma-separated subset of ${METHODS.join(', ')}` },
     seeds: { kind: 'int', value: 'N', min: 1, help: 'run every method over seeds 1..N' },
     epochs: { kind: 'int', value: 'N', min: 1, help: 'maximum epochs (the first is the balancing warm-up)' },
@@ -134,8 +132,7 @@ Modes
     window: { kind: 'int', value: 'Q', min: 1, help: 're-balancing window size Q' },
     widths: { kind: 'ints', value: 'A,B,C,D', count: 4, min: 1, help: 'channels of the four conv blocks' },
     'sweep-runs': { kind: 'int', value: 'N', min: 1, help: 'models per pair in --sweep (default 6)' },
-    backend: { kind: 'choice', choices: ['node-gpu', 'node', 'wasm', 'cpu'], help: 'tfjs backend (default: best available; env MM_BACKEND)' },
-    quiet: { kind: 'flag', help: 'log lines instead of a live progress line' },
+    ...RUN_OPTIONS,
   },
   epilog: `Outputs in the folder: results.json, report.html with SVG/PNG plots (d_speed with the
 re-balancing windows, accuracy curves, Table-1 comparison), samples-train.png and samples-test.png,

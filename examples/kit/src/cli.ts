@@ -158,3 +158,11 @@ export async function runCli<O extends Record<string, OptionSpec>>(spec: CliSpec
     process.exitCode = 1;
   }
 }
+
+/** The options every run-folder example takes: where it writes, how to continue it, the backend, the progress style. */
+export const RUN_OPTIONS = {
+  out: { kind: 'string', value: 'DIR', help: 'output folder (default runs/<name>-<time>)' },
+  resume: { kind: 'string', value: 'DIR', help: 'continue the run in DIR with its saved settings' },
+  backend: { kind: 'choice', choices: ['node-gpu', 'node', 'wasm', 'cpu'], help: 'tfjs backend (default: best available; env MM_BACKEND)' },
+  quiet: { kind: 'flag', help: 'log lines instead of a live progress line' },
+} as const;

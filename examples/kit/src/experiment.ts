@@ -2,6 +2,7 @@ import type { BalancedTrainer, Evaluation } from '@mm/balance';
 import type { MultiModalBatch } from '@mm/datasets';
 import type { BatchSource, UtilizationReport } from '@mm/metrics';
 import { initBackend } from '@mm/backend';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { join } from 'node:path';
 import { createProgressPrinter } from './progress.js';
 import { openRunDir } from './run-dir.js';
@@ -33,6 +34,42 @@ export interface ExperimentOptions {
   /** One line per finished epoch. */
   log?: (line: string) => void;
   onEpoch?: (log: EpochLog) => void;
+}
+
+/** What a reproduction's `run(config, hooks)` is told besides its config. */
+export interface ExperimentHooks {
+  /** The run's folder (config.json is there; checkpoint, results.json and report.html go here). */
+  dir: string;
+  /** The tfjs backend in use, recorded in the results. */
+  backend: string;
+  log?: (line: string) => void;
+  progress?: (event: ProgressEvent) => void;
+  /** Called after each epoch (tests use it to simulate a crash). */
+  onEpoch?: (log: EpochLog) => void;
+}
+
+/** A single-run reproduction's results.json. */
+export interface ReproductionResults<C, D> extends Omit<ExperimentResult, 'steps'> {
+  settings: C;
+  backend: string;
+  dataset: D;
+  model: { name: string; parameters: number; inputs: number };
+  /** Re-balancing steps per accelerated modality over the whole run. */
+  rebalanceSteps: number[];
+}
+
+/** The results of a finished experiment in a reproduction's results.json shape. */
+export function reproductionResults<C, D>(result: ExperimentResult, o: { settings: C; backend: string; dataset: D; model: tfl.LayersModel }): ReproductionResults<C, D> {
+  const { steps, ...rest } = result;
+  const modalities = o.model.inputs.length;
+  return {
+    settings: o.settings,
+    backend: o.backend,
+    dataset: o.dataset,
+    model: { name: o.model.name, parameters: o.model.countParams(), inputs: modalities },
+    rebalanceSteps: Array.from({ length: modalities }, (_, k) => steps.filter((s) => s.metrics.rebalance === k).length),
+    ...rest,
+  };
 }
 
 export interface ExperimentResult {

@@ -1,4 +1,4 @@
-export { helpText, parseCli, runCli, UsageError, type CliSpec, type CliValues, type OptionSpec } from './cli.js';
+export { helpText, parseCli, RUN_OPTIONS, runCli, UsageError, type CliSpec, type CliValues, type OptionSpec } from './cli.js';
 export { openRunDir, CONFIG_FILE, type RunDir, type RunDirOptions } from './run-dir.js';
 export { readJson, writeDirectoryAtomically, writeFileAtomically } from './files.js';
 export { checkpointDir, loadBestWeights, loadCheckpoint, saveCheckpoint, type RunCheckpoint } from './checkpoint.js';
@@ -9,4 +9,4 @@ export { describeGreedy, paperBalancer, PAPER_METHODS, type PaperMethod, type Pa
 export { formatTable, percent, signed, stat, type Stat } from './stats.js';
 export { htmlReport, writeFigures } from './report/figures.js';
 export { barChart, histogram, linePlot, type Band, type Series } from './report/svg-plot.js';
-export { epochFigures, experimentMain, runExperiment, summaryLine, writeExperimentReport, type ExperimentOptions, type ExperimentResult } from './experiment.js';
+export { epochFigures, experimentMain, reproductionResults, runExperiment, summaryLine, writeExperimentReport, type ExperimentHooks, type ExperimentOptions, type ExperimentResult, type ReproductionResults } from './experiment.js';

@@ -1,5 +1,5 @@
 import { MODELNET40_DEFAULT_VIEWS, MODELNET40_DOWNLOAD_HINT } from '@mm/datasets/modelnet40';
-import { UsageError, type CliValues } from '@mm/example-kit';
+import { RUN_OPTIONS, UsageError, type CliValues } from '@mm/example-kit';
 
 export const METHODS = ['vanilla', 'random', 'guided', 'unimodal'] as const;
 export type Method = (typeof METHODS)[number];
@@ -67,10 +67,7 @@ best-validation weights.`,
     seed: { kind: 'int', value: 'N', min: 0, help: 'default 0' },
     'skip-bad': { kind: 'flag', help: 'skip objects with missing views or corrupt PNGs (counted in results.json)' },
     pretrained: { kind: 'string', value: 'FILE', help: 'initialise every branch from a torchvision resnet18 state_dict saved as\nsafetensors (e.g. ImageNet weights); the heads keep their initialisation' },
-    out: { kind: 'string', value: 'DIR', help: 'output folder (default runs/modelnet40-<time>)' },
-    resume: { kind: 'string', value: 'DIR', help: 'continue the run in DIR with its saved settings' },
-    backend: { kind: 'choice', choices: ['node-gpu', 'node', 'wasm', 'cpu'], help: 'tfjs backend (default: best available; env MM_BACKEND)' },
-    quiet: { kind: 'flag', help: 'log lines instead of a live progress line' },
+    ...RUN_OPTIONS,
   },
   epilog: `Get the data: ${MODELNET40_DOWNLOAD_HINT}.
 Try it without the download: pnpm --filter @mm/example-modelnet40 fixture /tmp/mn40, then --data /tmp/mn40 --image-size 32.`,

@@ -2,29 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { BalancedTrainer } from '@mm/balance';
 import { openModelNet40, type ModelNet40Split } from '@mm/datasets/modelnet40';
-import { describeGreedy, paperBalancer, summaryLine, reduceOnPlateau, runExperiment, writeExperimentReport, type EpochLog, type ExperimentResult, type ProgressEvent } from '@mm/example-kit';
+import { describeGreedy, paperBalancer, summaryLine, reduceOnPlateau, runExperiment, writeExperimentReport, reproductionResults, type ExperimentHooks, type ReproductionResults } from '@mm/example-kit';
 import { toLabeledBatch, type LabeledBatch } from '@mm/metrics';
 import { countParams, fusedResNet18, importTorchResNet18, importTorchResNet18IntoBranches, readSafetensorsFile, resnet18SE } from '@mm/models';
 import type { ModelNet40Config } from './config.js';
 
-export interface RunHooks {
-  /** The run's folder (config.json is there; checkpoint, results.json and report.html go here). */
-  dir: string;
-  backend: string;
-  log?: (line: string) => void;
-  progress?: (event: ProgressEvent) => void;
-  /** Called after each epoch (tests use it to simulate a crash). */
-  onEpoch?: (log: EpochLog) => void;
-}
-
-export interface ModelNet40Results extends Omit<ExperimentResult, 'steps'> {
-  settings: ModelNet40Config;
-  backend: string;
-  dataset: { root: string; classes: number; train: number; validation: number; test: number; skipped: number; skippedObjects: { id: string; split: string; reason: string }[] };
-  model: { name: string; parameters: number; inputs: number };
-  /** Re-balancing steps per accelerated view over the whole run. */
-  rebalanceSteps: number[];
-}
+export type ModelNet40Results = ReproductionResults<ModelNet40Config, { root: string; classes: number; train: number; validation: number; test: number; skipped: number; skippedObjects: { id: string; split: string; reason: string }[] }>;
 
 function buildModel(config: ModelNet40Config, numClasses: number): tfl.LayersModel {
   if (config.method === 'unimodal') return resnet18SE({ numClasses, imageSize: config.imageSize, se: { gateScale: config.gateScale }, seed: config.seed });
@@ -49,7 +32,7 @@ async function* evaluationBatches(split: ModelNet40Split, batchSize: number): As
  * loss, validation every epoch, atomic checkpoints (calling it again on the same folder resumes),
  * then the best-validation weights on the test split. Writes results.json and report.html.
  */
-export async function run(config: ModelNet40Config, hooks: RunHooks): Promise<ModelNet40Results> {
+export async function run(config: ModelNet40Config, hooks: ExperimentHooks): Promise<ModelNet40Results> {
   const log = hooks.log ?? (() => {});
   const dataset = await openModelNet40({ root: config.data, views: config.views, imageSize: config.imageSize, limit: config.limit ?? undefined, skipBadObjects: config.skipBadObjects });
   const numClasses = dataset.classes.length;
@@ -80,16 +63,7 @@ export async function run(config: ModelNet40Config, hooks: RunHooks): Promise<Mo
       log,
       onEpoch: hooks.onEpoch,
     });
-    const { steps, ...rest } = result;
-    const rebalanceSteps = config.views.map((_, k) => steps.filter((s) => s.metrics.rebalance === k).length);
-    const results: ModelNet40Results = {
-      settings: config,
-      backend: hooks.backend,
-      dataset: { root: config.data, classes: numClasses, train: dataset.train.size, validation: dataset.validation.size, test: dataset.test.size, skipped: dataset.skipped.length, skippedObjects: dataset.skipped.slice(0, 100).map((s) => ({ ...s })) },
-      model: { name: model.name, parameters: countParams(model), inputs: model.inputs.length },
-      rebalanceSteps,
-      ...rest,
-    };
+    const results: ModelNet40Results = reproductionResults(result, { settings: config, backend: hooks.backend, model, dataset: { root: config.data, classes: numClasses, train: dataset.train.size, validation: dataset.validation.size, test: dataset.test.size, skipped: dataset.skipped.length, skippedObjects: dataset.skipped.slice(0, 100).map((s) => ({ ...s })) } });
     const summary = summaryLine(result);
     await writeExperimentReport(hooks.dir, `ModelNet40 ${config.method}, views ${config.views.join(',')}, ${config.imageSize}px, ${hooks.backend}`, results, config.views.map((v) => `view ${v}`), summary);
     return results;

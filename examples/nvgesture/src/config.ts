@@ -1,5 +1,5 @@
 import { NVGESTURE_DOWNLOAD_HINT } from '@mm/datasets/nvgesture';
-import { UsageError, type CliValues } from '@mm/example-kit';
+import { RUN_OPTIONS, UsageError, type CliValues } from '@mm/example-kit';
 
 export const METHODS = ['vanilla', 'random', 'guided', 'unimodal'] as const;
 export type Method = (typeof METHODS)[number];
@@ -56,10 +56,7 @@ CPU-scale example: --frames 8 --size 64 --limit 40 --epochs 3`,
     'gate-scale': { kind: 'number', value: 'X', positive: true, help: 'MMTM gate = X·σ (default 2)' },
     concurrency: { kind: 'int', value: 'N', min: 1, help: 'clips decoded at once (default 2)' },
     'skip-bad': { kind: 'flag', help: 'skip unreadable samples (counted in results.json) instead of stopping' },
-    out: { kind: 'string', value: 'DIR', help: 'output folder (default runs/nvgesture-<time>)' },
-    resume: { kind: 'string', value: 'DIR', help: 'continue the run in DIR with its saved settings' },
-    backend: { kind: 'choice', choices: ['node-gpu', 'node', 'wasm', 'cpu'], help: 'tfjs backend (default: best available; env MM_BACKEND)' },
-    quiet: { kind: 'flag', help: 'log lines instead of a live progress line' },
+    ...RUN_OPTIONS,
   },
   epilog: `Get the data: ${NVGESTURE_DOWNLOAD_HINT}`,
 } as const;

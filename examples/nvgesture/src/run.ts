@@ -2,29 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { BalancedTrainer } from '@mm/balance';
 import { openNvGesture, NVGESTURE_NUM_CLASSES, type NvGestureModality, type NvGestureSampleError, type NvGestureSplit } from '@mm/datasets/nvgesture';
-import { describeGreedy, paperBalancer, summaryLine, runExperiment, writeExperimentReport, type EpochLog, type ExperimentResult, type ProgressEvent } from '@mm/example-kit';
+import { describeGreedy, paperBalancer, summaryLine, runExperiment, writeExperimentReport, reproductionResults, type ExperimentHooks, type ReproductionResults } from '@mm/example-kit';
 import { toLabeledBatch, type LabeledBatch } from '@mm/metrics';
 import { countParams, fusedI3D, i3dWithSqueezeExcite, importTorchI3D, readSafetensorsFile, torchToTfjs, type SafetensorsFile } from '@mm/models';
 import { resizeFor, type NvGestureConfig } from './config.js';
 
-export interface RunHooks {
-  /** The run's folder (config.json is there; checkpoint, results.json and report.html go here). */
-  dir: string;
-  backend: string;
-  log?: (line: string) => void;
-  progress?: (event: ProgressEvent) => void;
-  /** Called after each epoch (tests use it to simulate a crash). */
-  onEpoch?: (log: EpochLog) => void;
-}
-
-export interface NvGestureResults extends Omit<ExperimentResult, 'steps'> {
-  settings: NvGestureConfig;
-  backend: string;
-  dataset: { root: string; train: number; validation: number; test: number; malformedListLines: number; skippedSamples: { sample: string; problem: string }[] };
-  model: { name: string; parameters: number; inputs: number };
-  /** Re-balancing steps per accelerated modality over the whole run. */
-  rebalanceSteps: number[];
-}
+export type NvGestureResults = ReproductionResults<NvGestureConfig, { root: string; train: number; validation: number; test: number; malformedListLines: number; skippedSamples: { sample: string; problem: string }[] }>;
 
 const STEM_CONV = 'Conv3d_1a_7x7.conv3d';
 
@@ -71,7 +54,7 @@ function buildModel(config: NvGestureConfig): tfl.LayersModel {
  * epoch, atomic checkpoints (calling it again on the same folder resumes), then the
  * best-validation weights on the test split. Writes results.json and report.html.
  */
-export async function run(config: NvGestureConfig, hooks: RunHooks): Promise<NvGestureResults> {
+export async function run(config: NvGestureConfig, hooks: ExperimentHooks): Promise<NvGestureResults> {
   const log = hooks.log ?? (() => {});
   const splits = openNvGesture({
     root: config.data,
@@ -127,15 +110,7 @@ export async function run(config: NvGestureConfig, hooks: RunHooks): Promise<NvG
       log,
       onEpoch: hooks.onEpoch,
     });
-    const { steps, ...rest } = result;
-    const results: NvGestureResults = {
-      settings: config,
-      backend: hooks.backend,
-      dataset: { root: config.data, train: train.size, validation: validation.size, test: test.size, malformedListLines: splits.malformed.length, skippedSamples: [...skipped].map(([sample, problem]) => ({ sample, problem })) },
-      model: { name: model.name, parameters: countParams(model), inputs: model.inputs.length },
-      rebalanceSteps: modalities.map((_, k) => steps.filter((s) => s.metrics.rebalance === k).length),
-      ...rest,
-    };
+    const results: NvGestureResults = reproductionResults(result, { settings: config, backend: hooks.backend, model, dataset: { root: config.data, train: train.size, validation: validation.size, test: test.size, malformedListLines: splits.malformed.length, skippedSamples: [...skipped].map(([sample, problem]) => ({ sample, problem })) } });
     const summary = summaryLine(result) + (skipped.size ? `, ${skipped.size} samples skipped` : '');
     await writeExperimentReport(hooks.dir, `NVGesture — ${config.method}${unimodal ? ` (${config.modality})` : ''}, ${config.frames}×${config.size}², ${hooks.backend}`, results, modalities, summary);
     return results;
