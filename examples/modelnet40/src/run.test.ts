@@ -99,7 +99,7 @@ describe('runModelNet40 on a fixture tree', () => {
     expect(readFileSync(join(dir, 'validation-accuracy.svg'), 'utf8')).toMatch(/^<svg[\s\S]*Validation accuracy[\s\S]*<\/svg>/);
     expect(existsSync(join(dir, 'report.html'))).toBe(true);
     expect(tf.memory().numTensors).toBe(tensorsBefore);
-  });
+  }, 600_000); // trains two epochs three times over: minutes on a busy 2-core machine
 
   it('trains the uni-modal SE baseline on one view, from torchvision-format weights', async () => {
     const dir = join(base, 'unimodal');
