@@ -12,6 +12,8 @@ export interface ExperimentSettings {
   testSize?: number;
   validationFraction: number;
   variance: number;
+  /** How validation and test samples are colored ('class-means': a random class's mean color; 'uniform': any color). */
+  testColoring?: 'class-means' | 'uniform';
   dataSeed: number;
   batchSize: number;
   learningRate: number;
@@ -132,6 +134,7 @@ Modes
     window: { kind: 'int', value: 'Q', min: 1, help: 're-balancing window size Q' },
     widths: { kind: 'ints', value: 'A,B,C,D', count: 4, min: 1, help: 'channels of the four conv blocks' },
     'sweep-runs': { kind: 'int', value: 'N', min: 1, help: 'models per pair in --sweep (default 6)' },
+    'test-colors': { kind: 'choice', choices: ['class-means', 'uniform'], help: "validation/test colors independent of the label: a random class's\nmean color (default) or uniform in the RGB cube" },
     ...RUN_OPTIONS,
   },
   epilog: `Outputs in the folder: results.json, report.html with SVG/PNG plots (d_speed with the
@@ -151,6 +154,7 @@ export function configFromCli(args: CliOptions): ColoredMnistConfig {
   if (args.alpha !== undefined) s.alpha = args.alpha;
   if (args.window !== undefined) s.windowSize = args.window;
   if (args.widths !== undefined) s.widths = args.widths as ExperimentSettings['widths'];
+  if (args['test-colors'] !== undefined) s.testColoring = args['test-colors'];
   if (s.trainSize > 60000) throw new UsageError(`--train-size is at most 60000 (MNIST's training split), got ${s.trainSize}`);
   if (args.methods) {
     const known = new Map(s.plan.map((p) => [p.method, p.seeds]));

@@ -42,7 +42,7 @@ const meanStd = (s: Stat) => ({ mean: s.mean, std: s.std });
 export async function runBalancerBenchmark(config: BalancerBenchmarkConfig, hooks: { dir: string; backend: string; progress?: (e: ProgressEvent) => void; log?: (line: string) => void }): Promise<BalancerBenchmarkResults> {
   const log = hooks.log ?? (() => {});
   const started = Date.now();
-  const data = buildColoredGrayMnist({ trainSize: config.trainSize, testSize: config.testSize, validationFraction: config.validationFraction, variance: config.variance, seed: config.dataSeed });
+  const data = buildColoredGrayMnist({ trainSize: config.trainSize, testSize: config.testSize, validationFraction: config.validationFraction, variance: config.variance, seed: config.dataSeed, testColoring: config.testColoring });
   const runsDir = join(hooks.dir, 'runs');
   const results: RunResult[] = [];
   for (const method of withPrerequisites(config.methods)) {

@@ -79,7 +79,7 @@ export async function run(config: ColoredMnistConfig, hooks: RunHooks): Promise<
   const log = hooks.log ?? (() => {});
   const started = Date.now();
   log(`building Colored-and-gray-MNIST (${config.trainSize} training samples, σ² = ${config.variance}, seed ${config.dataSeed})…`);
-  const data: ColoredGrayMnist = buildColoredGrayMnist({ trainSize: config.trainSize, testSize: config.testSize, validationFraction: config.validationFraction, variance: config.variance, seed: config.dataSeed });
+  const data: ColoredGrayMnist = buildColoredGrayMnist({ trainSize: config.trainSize, testSize: config.testSize, validationFraction: config.validationFraction, variance: config.variance, seed: config.dataSeed, testColoring: config.testColoring });
   log(`  train ${data.train.size}, validation ${data.validation.size}, test ${data.test.size} (validation and test: color independent of the label)`);
   if (!existsSync(join(dir, 'samples-test.png'))) {
     await writeSampleGrid(data.train, join(dir, 'samples-train.png'));

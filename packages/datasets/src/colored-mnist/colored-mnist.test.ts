@@ -129,6 +129,31 @@ describe('Colored-and-gray-MNIST', () => {
     }
   });
 
+  it("paints validation and test uniformly from the RGB cube with testColoring 'uniform', leaving training as it was", () => {
+    const uniform = buildColoredGrayMnist({ trainSize: 500, testSize: 2000, seed: 1, testColoring: 'uniform' });
+    const usual = buildColoredGrayMnist({ trainSize: 500, testSize: 2000, seed: 1 });
+    expect(Array.from(uniform.train.colored)).toEqual(Array.from(usual.train.colored));
+    expect(Array.from(uniform.test.gray)).toEqual(Array.from(usual.test.gray));
+    // Uniform colors sit far from every class mean more often than noisy class means do.
+    const farFromMeans = (split: CgMnistSplit) => {
+      let far = 0;
+      for (let i = 0; i < split.size; i++) {
+        const c = split.sampleColors.subarray(3 * i, 3 * i + 3);
+        const mean = DEFAULT_CLASS_COLORS[nearestColorIndex(c)];
+        if (Math.hypot(c[0] - mean[0], c[1] - mean[1], c[2] - mean[2]) > 0.45) far++;
+      }
+      return far / split.size;
+    };
+    expect(farFromMeans(usual.test)).toBeLessThan(0.05);
+    expect(farFromMeans(uniform.test)).toBeGreaterThan(0.2);
+    // Each channel is uniform on [0, 1]: mean ≈ 0.5, variance ≈ 1/12.
+    const red = Array.from({ length: uniform.test.size }, (_, i) => uniform.test.sampleColors[3 * i]);
+    const mean = red.reduce((a, b) => a + b, 0) / red.length;
+    expect(mean).toBeCloseTo(0.5, 1);
+    expect(red.reduce((a, b) => a + (b - mean) ** 2, 0) / red.length).toBeCloseTo(1 / 12, 2);
+    expect(() => buildColoredGrayMnist({ trainSize: 100, testColoring: 'random' as never })).toThrow(/testColoring must be 'class-means' or 'uniform'/);
+  });
+
   it('splits MNIST test into validation and test by validationFraction', () => {
     const fraction = 0.5;
     const built = buildColoredGrayMnist({ seed: 11, trainSize: 10, validationFraction: fraction });

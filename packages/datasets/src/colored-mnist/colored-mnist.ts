@@ -1,7 +1,7 @@
 import { checkBatchSize, countBatches, type MultiModalBatch, type Split, type SplitBatchOptions } from '../batch.js';
 import { createRng, deriveSeed, shuffledIndices, splitTrainValidation } from '../random.js';
 import { loadMnist, MNIST_IMAGE_SIZE, MNIST_NUM_CLASSES, type MnistImages } from '../mnist/mnist.js';
-import { DEFAULT_CLASS_COLORS, type Rgb } from './colors.js';
+import { DEFAULT_CLASS_COLORS, nearestColorIndex, type Rgb } from './colors.js';
 
 /** The two modalities: m0 = the colored (monochromatic) image, m1 = the gray image. */
 export type CgMnistModality = 'colored' | 'gray';
@@ -117,6 +117,16 @@ export interface ColoredGrayMnistOptions {
   validationFraction?: number;
   /** Use a random subset of this many test samples (default: all that is not validation). */
   testSize?: number;
+  /**
+   * How validation and test samples are painted, both independent of the label:
+   * - 'class-means' (default): the mean color of a uniformly random class, plus the same noise
+   *   as in training, so a test color is one the colored branch has seen, pointing to the wrong
+   *   class 90% of the time;
+   * - 'uniform': a color drawn uniformly from the RGB cube, mostly unlike any training color.
+   * Kim et al. (2019) published only their generated files, so which one the paper's
+   * validation set follows is not known; the README reports what each gives.
+   */
+  testColoring?: 'class-means' | 'uniform';
 }
 
 export interface ColoredGrayMnist {
@@ -170,6 +180,12 @@ function drawColors(colorClasses: Uint8Array, colors: readonly Rgb[], variance: 
     }
   }
   return out;
+}
+
+/** One color per sample, uniform in the RGB cube. */
+function uniformColors(count: number, seed: number): Float32Array {
+  const rng = createRng(seed);
+  return Float32Array.from({ length: count * 3 }, () => rng.next());
 }
 
 /** Renders the chosen samples of an MNIST file once: gray levels and color-painted strokes. */
@@ -246,7 +262,16 @@ export function buildColoredGrayMnist(options: ColoredGrayMnistOptions = {}): Co
   const testColorClasses = Uint8Array.from({ length: mnistTest.count }, () => testColorRng.int(colors.length));
   const trainColors = drawColors(trainColorClasses, colors, variance, deriveSeed(seed, SEED_STREAM.trainColors));
   // A separate stream for the noise than for the color classes (offset by one stream id).
-  const testColors = drawColors(testColorClasses, colors, variance, deriveSeed(seed, SEED_STREAM.testColors, 1));
+  const testColoring = options.testColoring ?? 'class-means';
+  // With uniform colors, a sample's color class is the nearest mean color (for grids and analysis).
+  if (testColoring !== 'class-means' && testColoring !== 'uniform') throw new RangeError(`testColoring must be 'class-means' or 'uniform', got ${String(testColoring)}`);
+  const testColors =
+    testColoring === 'uniform'
+      ? uniformColors(mnistTest.count, deriveSeed(seed, SEED_STREAM.testColors, 2))
+      : drawColors(testColorClasses, colors, variance, deriveSeed(seed, SEED_STREAM.testColors, 1));
+  if (testColoring === 'uniform') {
+    for (let i = 0; i < mnistTest.count; i++) testColorClasses[i] = nearestColorIndex([testColors[3 * i], testColors[3 * i + 1], testColors[3 * i + 2]], colors);
+  }
 
   const allTrain = Int32Array.from({ length: mnistTrain.count }, (_, i) => i);
   const trainIndices = subset(allTrain, options.trainSize, deriveSeed(seed, SEED_STREAM.trainSubset), 'trainSize');
