@@ -132,7 +132,9 @@ export async function trainEpochs<M extends StepMetrics>(o: TrainLoopOptions<M>)
   }
 
   const started = Date.now();
-  const elapsed = () => state.seconds + (Date.now() - started) / 1000;
+  // Seconds of earlier sessions of this run (from its checkpoint), plus this session's.
+  const before = state.seconds;
+  const elapsed = () => before + (Date.now() - started) / 1000;
   const lastEpoch = state.epochs.at(-1);
   let reachedTarget = lastEpoch !== undefined && o.stopAtTrainAccuracy !== undefined && (lastEpoch.trainAccuracy ?? 0) >= o.stopAtTrainAccuracy;
   const progress = (event: Omit<ProgressEvent, 'label' | 'epochs' | 'stepsPerEpoch'>) => o.progress?.({ label: o.label ?? '', epochs: o.epochs, stepsPerEpoch: o.stepsPerEpoch, ...event });
