@@ -9,6 +9,7 @@ import { checkRequirements } from './requirements.js';
 import { TrainingDivergedError } from './errors.js';
 import { Vanilla } from './methods/vanilla.js';
 import { oneHotLabels } from './losses.js';
+import { disposeOptimizer } from './optimizer-copy.js';
 
 export interface BalancedTrainerOptions<M extends StepMetrics> {
   /** Your tfjs model: one input per modality; fusion by MMTM, late (concat/sum), a shared head, or one head per modality. */
@@ -410,10 +411,7 @@ export class BalancedTrainer<M extends StepMetrics = StepMetrics> {
     this.disposed = true;
     this.balancer.dispose?.();
     this.aux?.dispose();
-    this.optimizer.dispose();
-    // tfjs 4.22's MomentumOptimizer.dispose() skips the learning-rate scalar `c` of its parent class.
-    const c = (this.optimizer as unknown as { c?: tf.Tensor }).c;
-    if (c && !c.isDisposed) c.dispose();
+    disposeOptimizer(this.optimizer);
   }
 
   private checkUsable(): void {
