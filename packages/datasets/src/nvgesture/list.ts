@@ -56,6 +56,8 @@ export class NvGestureListError extends Error {
   }
 }
 
+const REQUIRED_FIELDS = ['path', 'color', 'depth', 'label'];
+
 function parseRange(value: string, key: string): { file: string; start: number; end: number } {
   // `sk_color:138:218` → file sk_color, frames [138, 218)
   const parts = value.split(':');
@@ -92,11 +94,11 @@ export function parseNvGestureList(text: string, options: ParseListOptions = {})
         const colon = token.indexOf(':');
         if (colon <= 0) throw new Error(`token "${token}" is not key:value`);
         const key = token.slice(0, colon);
-        // Two values for one field: which one is meant is unknowable, so neither is taken.
-        if (fields.has(key)) throw new Error(`field ${key}: given twice`);
+        // Two values for a field this reader uses: which one is meant is unknowable.
+        if (fields.has(key) && REQUIRED_FIELDS.includes(key)) throw new Error(`field ${key}: given twice`);
         fields.set(key, token.slice(colon + 1));
       }
-      for (const key of ['path', 'color', 'depth', 'label']) {
+      for (const key of REQUIRED_FIELDS) {
         if (!fields.has(key)) throw new Error(`missing field ${key}:`);
       }
       const color = parseRange(fields.get('color') as string, 'color');
