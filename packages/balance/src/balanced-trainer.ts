@@ -6,7 +6,8 @@ import { AuxiliaryHeads } from './fusion/auxiliary-heads.js';
 import { ModelView, type ForwardOutputs, type FusionDeclaration } from './fusion/model-view.js';
 import type { Balancer, BalancerState, EpochContext, Gradients, ModalityLogitSource, StepContext, StepMetrics } from './balancer.js';
 import { checkRequirements } from './requirements.js';
-import { TrainingDivergedError } from './errors.js';
+import { CheckpointError, TrainingDivergedError } from './errors.js';
+import { checkCheckpoint, checkFits } from './checkpoint-validation.js';
 import { Vanilla } from './methods/vanilla.js';
 import { oneHotLabels } from './losses.js';
 
@@ -92,9 +93,8 @@ function store(tensor: tf.Tensor): StoredTensor {
   return { shape: [...tensor.shape], dtype, data: dtype === 'int32' ? Int32Array.from(values) : Float32Array.from(values) };
 }
 
-function load(name: string, stored: StoredTensor): tf.Tensor {
-  const size = stored.shape.reduce((a, b) => a * b, 1);
-  if (stored.data.length !== size) throw new Error(`checkpoint tensor ${name}: shape [${stored.shape}] needs ${size} values, it holds ${stored.data.length}`);
+/** A stored tensor (already checked) as a tfjs tensor. */
+function load(stored: StoredTensor): tf.Tensor {
   return tf.tensor(stored.data, stored.shape, stored.dtype);
 }
 
@@ -349,53 +349,70 @@ export class BalancedTrainer<M extends StepMetrics = StepMetrics> {
     };
   }
 
-  /** Continues from a checkpoint made by a trainer with the same model, optimizer type and balancer. */
+  /**
+   * Continues from a checkpoint made by a trainer with the same model, optimizer type and
+   * balancer. Everything is checked before anything changes (format, counters, every tensor's
+   * shape, dtype and finiteness, the balancer's own state): a checkpoint that does not fit is a
+   * CheckpointError and leaves this trainer as it was.
+   */
   async restore(checkpoint: TrainerCheckpoint): Promise<void> {
     this.checkUsable();
-    if (checkpoint?.format !== CHECKPOINT_FORMAT) throw new Error(`not a trainer checkpoint (format ${JSON.stringify(checkpoint?.format)}, expected ${CHECKPOINT_FORMAT})`);
-    const { json, tensors } = checkpoint;
-    if (json.balancer.name !== this.balancer.name) throw new Error(`the checkpoint was made with ${json.balancer.name}, this trainer runs ${this.balancer.name}`);
-    if (json.optimizer.className !== this.optimizer.getClassName()) throw new Error(`the checkpoint's optimizer is ${json.optimizer.className}, this trainer's is ${this.optimizer.getClassName()}`);
+    const { json, tensors } = checkCheckpoint(checkpoint, CHECKPOINT_FORMAT);
+    if (json.balancer.name !== this.balancer.name) throw new CheckpointError(`the checkpoint was made with ${json.balancer.name}, this trainer runs ${this.balancer.name}`);
+    if (json.optimizer.className !== this.optimizer.getClassName()) throw new CheckpointError(`the checkpoint's optimizer is ${json.optimizer.className}, this trainer's is ${this.optimizer.getClassName()}`);
     const modelNames = this.model.weights.map((w) => `model/${w.originalName}`);
     const stored = Object.keys(tensors).filter((n) => n.startsWith('model/'));
     const missing = modelNames.filter((n) => !(n in tensors));
     const extra = stored.filter((n) => !modelNames.includes(n));
     if (missing.length || extra.length) {
-      throw new Error(
+      throw new CheckpointError(
         `the checkpoint does not fit this model:${missing.length ? ` missing ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''};` : ''}${extra.length ? ` unexpected ${extra.slice(0, 5).join(', ')};` : ''} was it made with another model or other settings?`,
       );
     }
-    for (const w of this.model.weights) {
-      const s = tensors[`model/${w.originalName}`];
-      if (JSON.stringify(s.shape) !== JSON.stringify(w.shape)) throw new Error(`checkpoint tensor model/${w.originalName} has shape [${s.shape}], the model's weight has [${w.shape}]`);
+    for (const w of this.model.weights) checkFits(`model/${w.originalName}`, tensors[`model/${w.originalName}`], w, "the model's weight");
+    this.aux?.variables.forEach((v, i) => {
+      const s = tensors[`aux/${i}`];
+      if (!s) throw new CheckpointError(`the checkpoint has no auxiliary head tensor aux/${i}; was it made with a method without auxiliary heads?`);
+      checkFits(`aux/${i}`, s, v, "the auxiliary head's");
+    });
+    const slotNames = Array.from({ length: json.optimizer.slots }, (_, i) => `optimizer/${String(i).padStart(5, '0')}`);
+    if (json.optimizer.slots > 0 && json.optimizer.slots % this.variables.length !== 0) {
+      throw new CheckpointError(`the checkpoint has ${json.optimizer.slots} optimizer slots, not a multiple of this trainer's ${this.variables.length} variables`);
     }
+    slotNames.forEach((name, i) => {
+      if (!tensors[name]) throw new CheckpointError(`the checkpoint lacks optimizer slot ${name}`);
+      // The trainer hands the optimizer every variable in the same order, so slot i belongs to variable i mod n.
+      checkFits(name, tensors[name], this.variables[i % this.variables.length], `its variable ${this.variables[i % this.variables.length].name}`);
+    });
+
+    // The balancer checks its own state; if it refuses, it is put back as it was.
+    const previous = this.balancer.state();
+    const balancerTensors: Record<string, tf.Tensor> = {};
+    for (const [name, s] of Object.entries(tensors)) if (name.startsWith('balancer/')) balancerTensors[name.slice('balancer/'.length)] = load(s);
+    try {
+      this.balancer.restore({ json: json.balancer.state, tensors: balancerTensors });
+    } catch (error) {
+      try {
+        this.balancer.restore(previous);
+      } catch {
+        // Its own state came from state() just above; nothing better to restore.
+      }
+      throw new CheckpointError(`the checkpoint's ${json.balancer.name} state cannot be restored: ${(error as Error).message}`, { cause: error });
+    } finally {
+      tf.dispose([...Object.values(balancerTensors), ...Object.values(previous.tensors ?? {})]);
+    }
+
     tf.tidy(() => {
-      for (const w of this.model.weights) w.write(load(w.originalName, tensors[`model/${w.originalName}`]));
-      this.aux?.variables.forEach((v, i) => {
-        const s = tensors[`aux/${i}`];
-        if (!s) throw new Error(`the checkpoint has no auxiliary head tensor aux/${i}; was it made with a method without auxiliary heads?`);
-        if (JSON.stringify(s.shape) !== JSON.stringify(v.shape)) throw new Error(`checkpoint tensor aux/${i} has shape [${s.shape}], the auxiliary head's is [${v.shape}]`);
-        v.assign(load(`aux/${i}`, s));
-      });
+      for (const w of this.model.weights) w.write(load(tensors[`model/${w.originalName}`]));
+      this.aux?.variables.forEach((v, i) => v.assign(load(tensors[`aux/${i}`])));
     });
-    const slots = Array.from({ length: json.optimizer.slots }, (_, i) => {
-      const name = `optimizer/${String(i).padStart(5, '0')}`;
-      if (!tensors[name]) throw new Error(`the checkpoint lacks optimizer slot ${name}`);
-      return { name, tensor: load(name, tensors[name]) };
-    });
+    const slots = slotNames.map((name) => ({ name, tensor: load(tensors[name]) }));
     const iterations = tf.scalar(json.optimizer.iterations, 'int32');
     try {
       if (slots.length > 0 || json.optimizer.iterations > 0) await this.optimizer.setWeights([{ name: 'iter', tensor: iterations }, ...slots]);
     } finally {
       // setWeights copies the slots into the optimizer's own variables and only reads the iteration count.
       tf.dispose([iterations, ...slots.map((s) => s.tensor)]);
-    }
-    const balancerTensors: Record<string, tf.Tensor> = {};
-    for (const [name, s] of Object.entries(tensors)) if (name.startsWith('balancer/')) balancerTensors[name.slice('balancer/'.length)] = load(name, s);
-    try {
-      this.balancer.restore({ json: json.balancer.state, tensors: balancerTensors });
-    } finally {
-      tf.dispose(Object.values(balancerTensors));
     }
     this.stepIndex = json.step;
     this.epochIndex = json.epoch;
