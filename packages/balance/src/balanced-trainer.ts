@@ -7,7 +7,7 @@ import { ModelView, type ForwardOutputs, type FusionDeclaration } from './fusion
 import type { Balancer, BalancerState, EpochContext, Gradients, ModalityLogitSource, StepContext, StepMetrics } from './balancer.js';
 import { checkRequirements } from './requirements.js';
 import { CheckpointError, TrainingDivergedError } from './errors.js';
-import { checkCheckpoint, checkFits } from './checkpoint-validation.js';
+import { checkCheckpoint, checkFinite, checkFits } from './checkpoint-validation.js';
 import { Vanilla } from './methods/vanilla.js';
 import { oneHotLabels } from './losses.js';
 
@@ -375,16 +375,18 @@ export class BalancedTrainer<M extends StepMetrics = StepMetrics> {
       if (!s) throw new CheckpointError(`the checkpoint has no auxiliary head tensor aux/${i}; was it made with a method without auxiliary heads?`);
       checkFits(`aux/${i}`, s, v, "the auxiliary head's");
     });
-    const slotNames = Array.from({ length: json.optimizer.slots }, (_, i) => `optimizer/${String(i).padStart(5, '0')}`);
-    if (json.optimizer.slots > 0 && json.optimizer.slots % this.variables.length !== 0) {
-      throw new CheckpointError(`the checkpoint has ${json.optimizer.slots} optimizer slots, not a multiple of this trainer's ${this.variables.length} variables`);
+    // tfjs optimizers keep at most three slots per variable (RMSProp centered).
+    if (json.optimizer.slots % this.variables.length !== 0 || json.optimizer.slots > 3 * this.variables.length) {
+      throw new CheckpointError(`the checkpoint has ${json.optimizer.slots} optimizer slots, not 0 to 3 per variable of this trainer's ${this.variables.length}`);
     }
+    const slotNames = Array.from({ length: json.optimizer.slots }, (_, i) => `optimizer/${String(i).padStart(5, '0')}`);
     slotNames.forEach((name, i) => {
       if (!tensors[name]) throw new CheckpointError(`the checkpoint lacks optimizer slot ${name}`);
       // The trainer hands the optimizer every variable in the same order, so slot i belongs to variable i mod n.
       checkFits(name, tensors[name], this.variables[i % this.variables.length], `its variable ${this.variables[i % this.variables.length].name}`);
     });
 
+    for (const [name, t] of Object.entries(tensors)) if (name.startsWith('balancer/')) checkFinite(name, t);
     // The balancer checks its own state; if it refuses, it is put back as it was.
     const previous = this.balancer.state();
     const balancerTensors: Record<string, tf.Tensor> = {};
@@ -408,11 +410,16 @@ export class BalancedTrainer<M extends StepMetrics = StepMetrics> {
     });
     const slots = slotNames.map((name) => ({ name, tensor: load(tensors[name]) }));
     const iterations = tf.scalar(json.optimizer.iterations, 'int32');
+    // A trainer that has stepped already: its optimizer's slot variables are replaced, not reused.
+    const [currentIterations, ...currentSlots] = await this.optimizer.getWeights();
     try {
-      if (slots.length > 0 || json.optimizer.iterations > 0) await this.optimizer.setWeights([{ name: 'iter', tensor: iterations }, ...slots]);
+      if (slots.length > 0 || json.optimizer.iterations > 0 || currentSlots.length > 0) {
+        await this.optimizer.setWeights([{ name: 'iter', tensor: iterations }, ...slots]);
+        tf.dispose(currentSlots.map((w) => w.tensor));
+      }
     } finally {
       // setWeights copies the slots into the optimizer's own variables and only reads the iteration count.
-      tf.dispose([iterations, ...slots.map((s) => s.tensor)]);
+      tf.dispose([iterations, ...slots.map((s) => s.tensor), ...(currentIterations ? [currentIterations.tensor] : [])]);
     }
     this.stepIndex = json.step;
     this.epochIndex = json.epoch;

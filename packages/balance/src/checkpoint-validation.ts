@@ -65,7 +65,11 @@ export function checkFits(name: string, stored: CheckedCheckpoint['tensors'][str
     throw new CheckpointError(`checkpoint tensor ${name} has shape [${stored.shape}], ${what} has [${target.shape}]`);
   }
   if (stored.dtype !== target.dtype) throw new CheckpointError(`checkpoint tensor ${name} is ${stored.dtype}, ${what} is ${target.dtype}`);
+  checkFinite(name, stored);
+}
+
+/** The trainer never applies a non-finite step, so a checkpoint it wrote holds no NaN or ±Infinity. */
+export function checkFinite(name: string, stored: CheckedCheckpoint['tensors'][string]): void {
   const bad = stored.data.findIndex((v) => !Number.isFinite(v));
-  // The trainer never applies a non-finite step, so a checkpoint it wrote holds no NaN or ±Infinity.
   if (bad >= 0) throw new CheckpointError(`checkpoint tensor ${name} holds ${stored.data[bad]} at index ${bad}; a checkpoint of this trainer holds finite values only`);
 }
