@@ -140,6 +140,8 @@ export class LearningSpeedTracker {
       throw new SavedStateError(`learning speed state: ${problem}`);
     };
     if (state === null || typeof state !== 'object') fail(`expected an object, got ${JSON.stringify(state)}`);
+    // toJSON writes the base: a state without one is truncated, not "the default".
+    if (typeof state.logBase !== 'number') fail(`logBase must be a number, got ${JSON.stringify(state.logBase)}`);
     let t: LearningSpeedTracker;
     try {
       t = new LearningSpeedTracker({ numModalities: state.numModalities, logBase: state.logBase });
