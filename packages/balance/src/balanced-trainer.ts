@@ -387,8 +387,18 @@ export class BalancedTrainer<M extends StepMetrics = StepMetrics> {
     });
 
     for (const [name, t] of Object.entries(tensors)) if (name.startsWith('balancer/')) checkFinite(name, t);
-    // The balancer checks its own state; if it refuses, it is put back as it was.
+    // The balancer checks its own state; if it refuses, it is put back as it was. A tensor it
+    // holds already must come back with the same shape and dtype.
     const previous = this.balancer.state();
+    try {
+      for (const [name, t] of Object.entries(previous.tensors ?? {})) {
+        const saved = tensors[`balancer/${name}`];
+        if (saved) checkFits(`balancer/${name}`, saved, t, `the balancer's own ${name}`);
+      }
+    } catch (error) {
+      tf.dispose(Object.values(previous.tensors ?? {}));
+      throw error;
+    }
     const balancerTensors: Record<string, tf.Tensor> = {};
     for (const [name, s] of Object.entries(tensors)) if (name.startsWith('balancer/')) balancerTensors[name.slice('balancer/'.length)] = load(s);
     try {

@@ -51,7 +51,7 @@ export function checkCheckpoint(checkpoint: unknown, expectedFormat: string): Ch
 function checkStoredTensor(name: string, t: unknown): void {
   if (!isRecord(t)) throw new CheckpointError(`checkpoint tensor ${name} is ${show(t)}, not { shape, dtype, data }`);
   const { shape, dtype, data } = t;
-  if (!Array.isArray(shape) || !shape.every(isCount)) throw new CheckpointError(`checkpoint tensor ${name} has an invalid shape ${show(shape)}`);
+  if (!Array.isArray(shape) || !Array.from(shape).every(isCount)) throw new CheckpointError(`checkpoint tensor ${name} has an invalid shape ${show(shape)}`);
   const expectedArray = dtype === 'float32' ? Float32Array : dtype === 'int32' ? Int32Array : undefined;
   if (!expectedArray) throw new CheckpointError(`checkpoint tensor ${name} has dtype ${show(dtype)}; float32 or int32 expected`);
   if (!(data instanceof expectedArray)) throw new CheckpointError(`checkpoint tensor ${name} is ${dtype} but its values are not a ${expectedArray.name}`);

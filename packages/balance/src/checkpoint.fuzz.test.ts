@@ -88,41 +88,48 @@ function setAt(root: Record<string, unknown>, path: (string | number)[], value: 
   else at[path[path.length - 1]] = value;
 }
 
-const tamper: fc.Arbitrary<Tamper> = fc.oneof(
-  // Any field of the JSON part replaced (or removed) by any JSON value.
-  fc.tuple(fc.nat(), fc.oneof(fc.jsonValue(), fc.constant(undefined), fc.constantFrom(-1, 1.5, 1e300, Number.NaN, '3'))).map(
-    ([pick, value]): Tamper =>
-      (c) => {
-        if (c.json === null || typeof c.json !== 'object') return;
-        const paths = jsonPaths(c.json);
-        setAt(c.json as unknown as Record<string, unknown>, paths[pick % paths.length], value);
-      },
-  ),
+/** One change to a checkpoint, as data (so that a counterexample says what it was). */
+type Change =
+  | { kind: 'json'; pick: number; value: unknown }
+  | { kind: 'tensor'; pick: number; how: 'shape' | 'transpose' | 'dtype' | 'nan' | 'infinity' | 'short' | 'delete' | 'rename'; at: number }
+  | { kind: 'whole'; what: 'format' | 'json' | 'tensors' };
+
+function apply(c: TrainerCheckpoint, change: Change): void {
+  if (change.kind === 'whole') {
+    if (change.what === 'format') (c as { format: string }).format = 'mm-balance-trainer/2';
+    if (change.what === 'json') (c as unknown as { json: null }).json = null;
+    if (change.what === 'tensors') (c as unknown as { tensors: unknown }).tensors = [];
+    return;
+  }
+  if (change.kind === 'json') {
+    // Any field of the JSON part replaced (or removed) by any JSON value.
+    if (c.json === null || typeof c.json !== 'object') return;
+    const paths = jsonPaths(c.json);
+    setAt(c.json as unknown as Record<string, unknown>, paths[change.pick % paths.length], change.value);
+    return;
+  }
   // A tensor with another shape, dtype, a value that is not finite, values missing, or gone.
-  fc.tuple(fc.nat(), fc.constantFrom('shape', 'transpose', 'dtype', 'nan', 'infinity', 'short', 'delete', 'rename'), fc.nat()).map(
-    ([pick, how, at]): Tamper =>
-      (c) => {
-        const names = c.tensors !== null && typeof c.tensors === 'object' ? Object.keys(c.tensors).sort() : [];
-        if (names.length === 0) return;
-        const name = names[pick % names.length];
-        const t = c.tensors[name];
-        if (how === 'shape') t.shape = [...t.shape, 1].slice(0, Math.max(1, t.shape.length)).map((d, i) => (i === 0 ? d + 1 : d));
-        if (how === 'transpose') t.shape = [...t.shape].reverse();
-        if (how === 'dtype') c.tensors[name] = t.dtype === 'float32' ? { ...t, dtype: 'int32', data: Int32Array.from(t.data) } : { ...t, dtype: 'float32', data: Float32Array.from(t.data) };
-        if ((how === 'nan' || how === 'infinity') && t.data.length > 0 && t.dtype === 'float32') t.data[at % t.data.length] = how === 'nan' ? Number.NaN : Number.POSITIVE_INFINITY;
-        if (how === 'short') t.data = t.data.slice(0, Math.max(0, t.data.length - 1));
-        if (how === 'delete') delete c.tensors[name];
-        if (how === 'rename') {
-          delete c.tensors[name];
-          c.tensors[`${name}_x`] = t;
-        }
-      },
-  ),
-  fc.constantFrom<Tamper>(
-    (c) => ((c as { format: string }).format = 'mm-balance-trainer/2'),
-    (c) => ((c as unknown as { json: null }).json = null),
-    (c) => ((c as unknown as { tensors: unknown }).tensors = []),
-  ),
+  const names = c.tensors !== null && typeof c.tensors === 'object' ? Object.keys(c.tensors).sort() : [];
+  if (names.length === 0) return;
+  const name = names[change.pick % names.length];
+  const t = c.tensors[name];
+  const { how, at } = change;
+  if (how === 'shape') t.shape = t.shape.length === 0 ? [2] : t.shape.map((d, i) => (i === 0 ? d + 1 : d));
+  if (how === 'transpose') t.shape = [...t.shape].reverse();
+  if (how === 'dtype') c.tensors[name] = t.dtype === 'float32' ? { ...t, dtype: 'int32', data: Int32Array.from(t.data) } : { ...t, dtype: 'float32', data: Float32Array.from(t.data) };
+  if ((how === 'nan' || how === 'infinity') && t.data.length > 0 && t.dtype === 'float32') t.data[at % t.data.length] = how === 'nan' ? Number.NaN : Number.POSITIVE_INFINITY;
+  if (how === 'short') t.data = t.data.slice(0, Math.max(0, t.data.length - 1));
+  if (how === 'delete') delete c.tensors[name];
+  if (how === 'rename') {
+    delete c.tensors[name];
+    c.tensors[`${name}_x`] = t;
+  }
+}
+
+const change: fc.Arbitrary<Change> = fc.oneof(
+  fc.record({ kind: fc.constant('json' as const), pick: fc.nat(), value: fc.oneof(fc.jsonValue(), fc.constant(undefined), fc.constantFrom(-1, 1.5, 1e300, Number.NaN, '3')) }),
+  fc.record({ kind: fc.constant('tensor' as const), pick: fc.nat(), how: fc.constantFrom('shape' as const, 'transpose' as const, 'dtype' as const, 'nan' as const, 'infinity' as const, 'short' as const, 'delete' as const, 'rename' as const), at: fc.nat() }),
+  fc.record({ kind: fc.constant('whole' as const), what: fc.constantFrom('format' as const, 'json' as const, 'tensors' as const) }),
 );
 
 describe('trainer checkpoints, tampered', () => {
@@ -137,10 +144,10 @@ describe('trainer checkpoints, tampered', () => {
       disposeBatch(b);
       const tensorsBefore = tf.memory().numTensors;
       await fc.assert(
-        fc.asyncProperty(fc.array(tamper, { minLength: 1, maxLength: 3 }), async (tampers) => {
+        fc.asyncProperty(fc.array(change, { minLength: 1, maxLength: 3 }), async (changes) => {
           const before = await snapshot(target);
           const c = copy(good);
-          for (const t of tampers) t(c);
+          for (const x of changes) apply(c, x);
           let error: unknown;
           try {
             await target.restore(c);
@@ -238,7 +245,7 @@ describe('scheduler state JSON', () => {
         const tampered: SchedulerState = structuredClone(state);
         if (change) {
           if (change[1] === undefined) delete tampered[change[0]];
-          else tampered[change[0]] = change[1];
+          else (tampered as Record<string, unknown>)[change[0]] = change[1];
         }
         let restored;
         try {

@@ -150,7 +150,7 @@ export class LearningSpeedTracker {
     }
     for (const key of ['branchTotals', 'fusionTotals'] as const) {
       const totals: unknown = state[key];
-      if (!Array.isArray(totals) || totals.length !== t.numModalities || !totals.every((v) => typeof v === 'number' && Number.isFinite(v) && v >= 0)) {
+      if (!Array.isArray(totals) || totals.length !== t.numModalities || !Array.from(totals).every((v) => typeof v === 'number' && Number.isFinite(v) && v >= 0)) {
         fail(`${key} must be ${t.numModalities} finite numbers ≥ 0 (one per modality), got ${JSON.stringify(totals)}`);
       }
     }
