@@ -75,11 +75,12 @@ export const APPS: Record<string, AppSpec> = {
 };
 
 /** Starts `node` on a TypeScript entry as the examples' own scripts do (sources through tsx, one wasm thread). */
-export function startNode(cwd: string, entry: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+export function startNode(cwd: string, entry: string, args: string[], env: NodeJS.ProcessEnv = {}, user?: { uid: number; gid: number }): ChildProcess {
   return spawn(process.execPath, ['--conditions=@mm/source', '--import', 'tsx', entry, ...args], {
     cwd,
     env: { ...process.env, MM_WASM_THREADS: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...user,
   });
 }
 

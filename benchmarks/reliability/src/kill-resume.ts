@@ -67,7 +67,7 @@ function random(seed: number): () => number {
 const CHECKPOINT_ENTRY = /^checkpoint(\.(tmp|old)-\d+)?$/;
 
 /** Folders that hold a run's checkpoint (or what a killed writer left of one). */
-function checkpointParents(dir: string, depth = 3): string[] {
+export function checkpointParents(dir: string, depth = 3): string[] {
   if (!existsSync(dir) || depth < 0) return [];
   const entries = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory());
   const here = entries.some((e) => CHECKPOINT_ENTRY.test(e.name)) ? [dir] : [];
@@ -78,7 +78,7 @@ function checkpointParents(dir: string, depth = 3): string[] {
  * Reads the checkpoint a resumed run would read, on a copy (loadCheckpoint puts back an
  * interrupted write's previous folder): its epoch count, or 0 when there is none yet.
  */
-function readCheckpointCopy(parent: string, scratch: string): number {
+export function readCheckpointCopy(parent: string, scratch: string): number {
   rmSync(scratch, { recursive: true, force: true });
   mkdirSync(scratch, { recursive: true });
   for (const name of readdirSync(parent)) if (CHECKPOINT_ENTRY.test(name)) cpSync(join(parent, name), join(scratch, name), { recursive: true });
