@@ -61,7 +61,7 @@ function inflateIdx(gz: Uint8Array, file: string): Uint8Array {
     }
   };
   const prefixes = [1024, 65536];
-  let head = new Uint8Array(0);
+  let head: Uint8Array = new Uint8Array(0);
   for (const prefix of prefixes) {
     head = inflate(gz.subarray(0, prefix), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
     if ((head.length >= 4 && head.length >= headerBytesOf(head[3])) || prefix >= gz.length) break;
