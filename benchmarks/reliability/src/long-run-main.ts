@@ -9,7 +9,7 @@ const CLI = {
   usage: 'pnpm --filter @mm/bench-reliability long-run -- [options]',
   summary: `Trains every balancer of @mm/balance (and each scheduler of the paper's method) for many steps on
 the package's tiny test models, calling startEpoch every epoch as an app does, and records
-tf.memory().numTensors, tfjs bytes and the process RSS after every epoch: the tensor count must
+tf.memory().numTensors and the process RSS after every epoch: the tensor count must
 stay constant and RSS bounded (second half at most --rss-slack MB above the first half's peak).`,
   options: {
     steps: { kind: 'int', value: 'N', min: 2, help: 'steps per method (default 1000)' },
@@ -32,7 +32,7 @@ await runCli(CLI, async (args) => {
     if (args.report) writeFileSync(args.report, `${JSON.stringify({ backend, node: process.version, reports }, null, 2)}\n`);
   }
   const leftAfterAll = tf.memory().numTensors - before;
-  console.log('method                       model                          steps  tensors (min–max)  RSS MB (first half max / second half max)  tfjs MB  loss first → last  skipped  left  ok');
+  console.log('method                       model                          steps  tensors (min–max)  RSS MB (first half max / second half max)  loss first → last  skipped  left  ok');
   for (const r of reports) {
     const half = Math.floor(r.rssMbPerEpoch.length / 2);
     console.log(
@@ -42,7 +42,6 @@ await runCli(CLI, async (args) => {
         String(r.steps).padStart(5),
         `${Math.min(...r.tensorsPerEpoch)}–${Math.max(...r.tensorsPerEpoch)}`.padStart(18),
         `${Math.max(...r.rssMbPerEpoch.slice(0, half))} / ${Math.max(...r.rssMbPerEpoch.slice(half))}`.padStart(42),
-        String(Math.max(...r.tfMbPerEpoch)).padStart(8),
         `${r.firstLoss.toFixed(3)} → ${r.lastLoss.toFixed(3)}`.padStart(18),
         String(r.skippedSteps).padStart(8),
         String(r.tensorsLeft).padStart(5),

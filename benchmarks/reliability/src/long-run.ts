@@ -15,8 +15,6 @@ export interface LongRunReport {
   tensorsPerEpoch: number[];
   /** Resident set size after each epoch, MB. */
   rssMbPerEpoch: number[];
-  /** Bytes held by tfjs after each epoch, MB. */
-  tfMbPerEpoch: number[];
   finiteLosses: boolean;
   firstLoss: number;
   lastLoss: number;
@@ -98,7 +96,6 @@ export async function longRun(method: LongRunMethod, o: { steps: number; stepsPe
     stepsPerEpoch: o.stepsPerEpoch,
     tensorsPerEpoch: [],
     rssMbPerEpoch: [],
-    tfMbPerEpoch: [],
     finiteLosses: true,
     firstLoss: Number.NaN,
     lastLoss: Number.NaN,
@@ -126,7 +123,6 @@ export async function longRun(method: LongRunMethod, o: { steps: number; stepsPe
       if ((step + 1) % o.stepsPerEpoch === 0) {
         report.tensorsPerEpoch.push(tf.memory().numTensors);
         report.rssMbPerEpoch.push(mb(process.memoryUsage().rss));
-        report.tfMbPerEpoch.push(mb(tf.memory().numBytes));
       }
     }
     report.skippedSteps = trainer.skippedSteps;
