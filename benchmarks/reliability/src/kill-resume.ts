@@ -184,7 +184,8 @@ export async function killAndResume(app: AppSpec, options: KillResumeOptions): P
     rmSync(dir, { recursive: true, force: true });
     const saved = new Map<string, number>();
     for (let attempt = 0; ; attempt++) {
-      const run = start(app, attempt === 0 ? [...args, '--out', dir] : [...args, '--resume', dir]);
+      // Killed before it saved its settings, a run has nothing to resume: it is started again, as a user would.
+      const run = start(app, existsSync(join(dir, 'config.json')) ? [...args, '--resume', dir] : [...args, '--out', dir]);
       const aim: KillRecord['aim'] | undefined = report.kills.length >= options.kills ? undefined : report.kills.length % 2 === 0 ? 'random' : 'checkpoint';
       let delayMs = 0;
       let timer: NodeJS.Timeout | undefined;
