@@ -59,8 +59,8 @@ export const APPS: Record<string, AppSpec> = {
       if (!existsSync(data)) await runScript(example('nvgesture'), 'src/make-fixture.ts', [data]);
       return ['--data', data];
     },
-    args: ['--frames', '8', '--size', '32', '--batch-size', '2', '--epochs', '6'],
-    checkpoints: 6,
+    args: ['--frames', '8', '--size', '32', '--batch-size', '2', '--epochs', '3'],
+    checkpoints: 3,
   },
   balancers: {
     name: 'balancers',

@@ -9,10 +9,12 @@ import { resultDifferences } from './compare-results.js';
 export type WriteMoment = 'writing the new folder' | 'between the two renames' | 'deleting the previous folder' | 'after the write';
 
 export interface KillRecord {
-  /** 'random': at a random moment; 'checkpoint': a few ms after a checkpoint write began. */
+  /** 'random': at a random moment; 'checkpoint': 0–300 ms after the 1st or 2nd checkpoint write of the start began. */
   aim: 'random' | 'checkpoint';
   /** Milliseconds after the start (random) or after the write began (checkpoint). */
   delayMs: number;
+  /** For aimed kills: which checkpoint write of this start (1st or 2nd). */
+  write?: number;
   /** For aimed kills: what the folder looked like afterwards. */
   moment?: WriteMoment;
   /** Epochs in the checkpoint the next start resumes from (summed over the app's runs). */
@@ -177,7 +179,10 @@ export async function killAndResume(app: AppSpec, options: KillResumeOptions): P
     ok: false,
   };
   const next = random(options.seed);
-  const scale = reference.firstCheckpointSeconds * 1000;
+  // A restart reaches its next checkpoint after about the time to the first one plus an epoch:
+  // random kills fall within 0.2–1.3 × that, so some land before and some after it.
+  const epochMs = ((reference.seconds - reference.firstCheckpointSeconds) / Math.max(1, app.checkpoints - 1)) * 1000;
+  const scale = reference.firstCheckpointSeconds * 1000 + epochMs;
 
   while (report.kills.length < options.kills) {
     const dir = join(work, `run-${++report.runs}`);
@@ -188,6 +193,7 @@ export async function killAndResume(app: AppSpec, options: KillResumeOptions): P
       const run = start(app, existsSync(join(dir, 'config.json')) ? [...args, '--resume', dir] : [...args, '--out', dir]);
       const aim: KillRecord['aim'] | undefined = report.kills.length >= options.kills ? undefined : report.kills.length % 2 === 0 ? 'random' : 'checkpoint';
       let delayMs = 0;
+      let writeIndex: number | undefined;
       let timer: NodeJS.Timeout | undefined;
       let watcher: ReturnType<typeof watch> | undefined;
       const kill = () => run.child.kill('SIGKILL');
@@ -195,10 +201,15 @@ export async function killAndResume(app: AppSpec, options: KillResumeOptions): P
         delayMs = Math.round((0.2 + 1.1 * next()) * scale);
         timer = setTimeout(kill, delayMs);
       } else if (aim === 'checkpoint') {
-        delayMs = Math.round(40 * next());
+        // The first or the second write of this start, 0–300 ms after its temporary folder
+        // appeared: within the write or just after it, depending on the checkpoint's size.
+        delayMs = Math.round(300 * next());
+        writeIndex = 1 + Math.floor(2 * next());
+        let writes = 0;
         mkdirSync(dir, { recursive: true });
-        watcher = watch(dir, { recursive: true }, (_, file) => {
-          if (file && basename(file.toString()) === `checkpoint.tmp-${run.child.pid}` && !timer) timer = setTimeout(kill, delayMs);
+        watcher = watch(dir, { recursive: true }, (event, file) => {
+          if (event !== 'rename' || !file || basename(file.toString()) !== `checkpoint.tmp-${run.child.pid}` || !existsSync(join(dir, file.toString()))) return;
+          if (++writes === writeIndex && !timer) timer = setTimeout(kill, delayMs);
         });
       }
       const { code, signal, stderr } = await run.done;
@@ -212,7 +223,7 @@ export async function killAndResume(app: AppSpec, options: KillResumeOptions): P
         break;
       }
       const parents = checkpointParents(dir);
-      const record: KillRecord = { aim: aim!, delayMs, epochsSaved: 0 };
+      const record: KillRecord = { aim: aim!, delayMs, epochsSaved: 0, ...(writeIndex ? { write: writeIndex } : {}) };
       if (aim === 'checkpoint') record.moment = writeMoment(parents, run.child.pid!);
       for (const parent of parents) {
         const path = relative(dir, parent);

@@ -81,8 +81,21 @@ export interface TrainerCheckpoint {
     skippedSteps: number;
     balancer: { name: string; state: Record<string, unknown> };
     optimizer: { className: string; iterations: number; slots: number };
+    /** Host-side state of layers that keep some (`hostState()`), by layer name: e.g. a seeded dropout's mask stream. */
+    layers?: Record<string, unknown>;
   };
   tensors: Record<string, StoredTensor>;
+}
+
+/** A layer whose state lives outside its weights; the trainer's checkpoint carries it. */
+interface HostStateLayer {
+  name: string;
+  hostState(): unknown;
+  setHostState(state: unknown): void;
+}
+
+function hostStateLayers(model: LayersModel): HostStateLayer[] {
+  return model.layers.filter((l): l is typeof l & HostStateLayer => typeof (l as Partial<HostStateLayer>).hostState === 'function' && typeof (l as Partial<HostStateLayer>).setHostState === 'function');
 }
 
 export const CHECKPOINT_FORMAT = 'mm-balance-trainer/1';
@@ -344,6 +357,7 @@ export class BalancedTrainer<M extends StepMetrics = StepMetrics> {
         skippedSteps: this.skipped,
         balancer: { name: this.balancer.name, state: balancer.json },
         optimizer: { className: this.optimizer.getClassName(), iterations: iterationCount, slots: slotWeights.length },
+        layers: Object.fromEntries(hostStateLayers(this.model).map((l) => [l.name, l.hostState()])),
       },
       tensors,
     };
@@ -399,11 +413,25 @@ export class BalancedTrainer<M extends StepMetrics = StepMetrics> {
       tf.dispose(Object.values(previous.tensors ?? {}));
       throw error;
     }
+    // Layers with host state take theirs (a checkpoint from before they saved any leaves them as
+    // they are); one that refuses puts every layer back.
+    const layers = json.layers ?? {};
+    const hostLayers = hostStateLayers(this.model).filter((l) => (layers as Record<string, unknown>)[l.name] !== undefined);
+    const previousHost = hostLayers.map((l) => l.hostState());
+    try {
+      for (const l of hostLayers) l.setHostState((layers as Record<string, unknown>)[l.name]);
+    } catch (error) {
+      hostLayers.forEach((l, i) => l.setHostState(previousHost[i]));
+      tf.dispose(Object.values(previous.tensors ?? {}));
+      throw new CheckpointError(`the checkpoint's layer state cannot be restored: ${(error as Error).message}`, { cause: error });
+    }
+
     const balancerTensors: Record<string, tf.Tensor> = {};
     for (const [name, s] of Object.entries(tensors)) if (name.startsWith('balancer/')) balancerTensors[name.slice('balancer/'.length)] = load(s);
     try {
       this.balancer.restore({ json: json.balancer.state, tensors: balancerTensors });
     } catch (error) {
+      hostLayers.forEach((l, i) => l.setHostState(previousHost[i]));
       try {
         this.balancer.restore(previous);
       } catch {

@@ -10,6 +10,7 @@ export interface CheckedCheckpoint {
     skippedSteps: number;
     balancer: { name: string; state: Record<string, unknown> };
     optimizer: { className: string; iterations: number; slots: number };
+    layers?: Record<string, unknown> | null;
   };
   tensors: Record<string, { shape: number[]; dtype: 'float32' | 'int32'; data: Float32Array | Int32Array }>;
 }
@@ -44,6 +45,7 @@ export function checkCheckpoint(checkpoint: unknown, expectedFormat: string): Ch
   if (!isRecord(optimizer) || typeof optimizer.className !== 'string' || !isCount(optimizer.iterations) || !isCount(optimizer.slots)) {
     throw new CheckpointError(`the checkpoint's optimizer must be { className, iterations ≥ 0, slots ≥ 0 }, got ${show(optimizer)}`);
   }
+  if (json.layers !== undefined && json.layers !== null && !isRecord(json.layers)) throw new CheckpointError(`the checkpoint's layers must be an object, got ${show(json.layers)}`);
   for (const [name, t] of Object.entries(tensors)) checkStoredTensor(name, t);
   return checkpoint as unknown as CheckedCheckpoint;
 }

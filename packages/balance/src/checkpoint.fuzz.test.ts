@@ -233,6 +233,46 @@ describe('trainer checkpoints, hostile cases', () => {
   });
 });
 
+describe('layers with host state', () => {
+  /** Gives the model's merge layer a counter outside its weights, as a seeded dropout has. */
+  function withCounter(model: tfl.LayersModel, start: number): { get: () => number } {
+    let n = start;
+    Object.assign(model.getLayer('merge'), {
+      hostState: () => ({ n }),
+      setHostState: (s: unknown) => {
+        const v = (s as { n?: unknown } | null)?.n;
+        if (!(Number.isInteger(v) && (v as number) >= 0)) throw new Error(`bad counter ${JSON.stringify(v)}`);
+        n = v as number;
+      },
+    });
+    return { get: () => n };
+  }
+
+  it('their state travels in the checkpoint, and a refused one changes nothing', async () => {
+    const source = make(SETUPS[0]);
+    withCounter(source.model, 7);
+    const checkpoint = copy(await source.checkpoint());
+    expect(checkpoint.json.layers).toEqual({ merge: { n: 7 } });
+    const target = make(SETUPS[0]);
+    const counter = withCounter(target.model, 0);
+    await target.restore(copy(checkpoint));
+    expect(counter.get()).toBe(7);
+    // A checkpoint from before layers were saved leaves them as they are.
+    const old = copy(checkpoint);
+    delete old.json.layers;
+    await target.restore(old);
+    expect(counter.get()).toBe(7);
+    const bad = copy(checkpoint);
+    bad.json.layers = { merge: { n: -2 } };
+    const before = await snapshot(target);
+    await expect(target.restore(bad)).rejects.toThrow(/layer state cannot be restored: bad counter -2/);
+    expect(counter.get()).toBe(7);
+    expect(await snapshot(target)).toBe(before);
+    release(source);
+    release(target);
+  });
+});
+
 describe('scheduler state JSON', () => {
   const good: SchedulerState[] = [
     new GuidedScheduler({ alpha: 0.1, windowSize: 5, warmupSteps: 3 }).toJSON(),
