@@ -14,6 +14,8 @@ export default defineConfig({
     // Two test files at once already fill both cores; threaded wasm on top would oversubscribe
     // them. The threaded backend is tested where a test asks for it (`threads` / `env: {}`).
     env: { MM_WASM_THREADS: '1' },
+    // fast-check case counts (FUZZ_RUNS, FUZZ_SEED): see RELIABILITY.md.
+    setupFiles: ['scripts/fuzz-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { BalancedTrainer, StepMetrics, StoredTensor } from '@mm/balance';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { join } from 'node:path';
+import { CheckpointError, type BalancedTrainer, type StepMetrics, type StoredTensor } from '@mm/balance';
 import type { MultiModalBatch } from '@mm/datasets';
 import { toLabeledBatch, type BatchSource } from '@mm/metrics';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { checkpointDir, loadCheckpoint, RunCheckpointError, saveCheckpoint } from './checkpoint.js';
 import type { ProgressEvent } from './progress.js';
 
 export interface StepLog {
@@ -125,7 +127,13 @@ export async function trainEpochs<M extends StepMetrics>(o: TrainLoopOptions<M>)
     if (JSON.stringify(saved.loop.identity) !== JSON.stringify(state.identity)) {
       throw new Error(`the checkpoint in ${o.dir} was made with other settings (${JSON.stringify(saved.loop.identity)}, now ${JSON.stringify(state.identity)}); resume it with its own settings or start another run`);
     }
-    await trainer.restore(saved.trainer);
+    checkLoopState(saved.loop, saved.extra, saved.trainer.json?.step, model, stateFile(o.dir));
+    try {
+      await trainer.restore(saved.trainer);
+    } catch (error) {
+      if (!CheckpointError.isInstance(error)) throw error;
+      throw new RunCheckpointError(stateFile(o.dir), error.message, { cause: error });
+    }
     state = saved.loop;
     best = saved.extra;
     if (o.schedule) o.schedule.restore(state.schedule);
@@ -209,6 +217,33 @@ export async function trainEpochs<M extends StepMetrics>(o: TrainLoopOptions<M>)
     }
   });
   return { epochs: state.epochs, steps: state.steps, best: state.best, reachedTarget, seconds: elapsed() };
+}
+
+const stateFile = (dir: string) => join(checkpointDir(dir), 'state.json');
+
+/**
+ * The loop's part of a checkpoint, checked before the run continues from it: epoch logs that end
+ * at the trainer's step, and best-validation weights of the model's shapes once there is a best
+ * epoch (a tampered or mixed-up checkpoint would otherwise fail later, or evaluate wrong weights).
+ */
+function checkLoopState(loop: LoopState, extra: Record<string, StoredTensor>, trainerStep: unknown, model: tfl.LayersModel, file: string): void {
+  const fail = (problem: string): never => {
+    throw new RunCheckpointError(file, problem);
+  };
+  if (!Array.isArray(loop.epochs) || !loop.epochs.every((e) => e !== null && typeof e === 'object' && Number.isInteger(e.epoch) && Number.isInteger(e.step))) fail('the loop state has no list of epoch logs');
+  if (!Array.isArray(loop.steps)) fail('the loop state has no list of steps');
+  if (typeof loop.seconds !== 'number') fail('the loop state has no seconds');
+  if (loop.epochs.some((e, i) => e.epoch !== i)) fail(`the epoch logs are not epochs 0…${loop.epochs.length - 1}`);
+  const last = loop.epochs.at(-1);
+  if (last && last.step !== trainerStep) fail(`the last epoch log ends at step ${last.step}, the trainer's state at step ${JSON.stringify(trainerStep)}`);
+  if ((loop.best === null) !== (loop.epochs.length === 0)) fail('the best epoch and the epoch logs disagree');
+  if (loop.best === null) return;
+  if (typeof loop.best !== 'object' || !Number.isInteger(loop.best.epoch) || loop.best.epoch >= loop.epochs.length) fail(`the best epoch ${JSON.stringify(loop.best)} is not one of the ${loop.epochs.length} epochs`);
+  for (const w of model.weights) {
+    const stored = extra[`${BEST}${w.originalName}`];
+    if (!stored) fail(`the best weights lack ${w.originalName}`);
+    if (stored.shape.join(',') !== w.shape.join(',')) fail(`the best weight ${w.originalName} has shape [${stored.shape}], the model's [${w.shape}]`);
+  }
 }
 
 /** PyTorch's ReduceLROnPlateau (mode min on the epoch's mean training loss, relative threshold 1e-4, no cooldown). */
