@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BalancedTrainer, StepMetrics, StoredTensor } from '@mm/balance';
 import type { MultiModalBatch } from '@mm/datasets';
 import { toLabeledBatch, type BatchSource } from '@mm/metrics';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { loadCheckpoint, readCheckpointLoop, saveCheckpoint } from './checkpoint.js';
 import type { ProgressEvent } from './progress.js';
 
 export interface StepLog {
@@ -95,6 +95,11 @@ interface LoopState {
 }
 
 const BEST = 'best/';
+
+/** Epochs a run's checkpoint holds (0 without one): where `trainEpochs` in that folder will continue. */
+export function checkpointedEpochs(runDir: string): number {
+  return readCheckpointLoop<LoopState>(runDir)?.epochs.length ?? 0;
+}
 
 function learningRateOf(optimizer: tf.Optimizer): number | null {
   const rate = (optimizer as unknown as { learningRate?: unknown }).learningRate;
