@@ -54,7 +54,7 @@ describe('@mm/sweep on Redis with worker processes', () => {
       [2, 3],
     ]);
     const status = await sweepStatus({ redis: redis.url, sweep: report.sweep });
-    expect(status.runs[0]).toMatchObject({ state: 'completed', failedAttempts: 2 });
+    expect(status.runs[0]).toMatchObject({ state: 'completed', attempts: 2 });
   });
 
   it('runs what a run needs first, in the same sweep', async () => {

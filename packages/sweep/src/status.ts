@@ -10,8 +10,8 @@ export interface RunStatus {
   folder: string;
   /** BullMQ's state: waiting, waiting-children (its prerequisites run first), active, delayed (retry backoff), completed, failed; 'missing' once its job was removed. */
   state: string;
-  /** Failed attempts so far. */
-  failedAttempts: number;
+  /** Attempts so far: finished ones (failed or successful) and the one running now. A takeover after a worker died is not one. */
+  attempts: number;
   progress?: RunProgress;
   /** The worker that runs it, or ran it last. */
   worker?: string;
@@ -67,12 +67,14 @@ export async function sweepStatus(o: SweepSelection): Promise<SweepStatus> {
       sweep.data.runs.map(async (run): Promise<RunStatus> => {
         const job = await queues.runs.getJob(run.id);
         const base = { id: run.id, label: run.label, runner: run.runner, folder: run.folder };
-        if (!job) return { ...base, state: 'missing', failedAttempts: 0 };
+        if (!job) return { ...base, state: 'missing', attempts: 0 };
         const progress = job.progress && typeof job.progress === 'object' && 'fraction' in job.progress ? (job.progress as unknown as RunProgress) : undefined;
+        const state = await job.getState();
         return {
           ...base,
-          state: await job.getState(),
-          failedAttempts: job.attemptsMade,
+          state,
+          // BullMQ counts an attempt when it ends.
+          attempts: job.attemptsMade + (state === 'active' ? 1 : 0),
           ...(progress ? { progress } : {}),
           ...(job.processedBy ? { worker: job.processedBy } : {}),
           ...(job.processedOn ? { startedAt: job.processedOn } : {}),
@@ -109,9 +111,9 @@ export function formatStatus(status: SweepStatus, now = Date.now()): string {
               : r.state === 'waiting-children'
                 ? 'waiting for the runs it needs'
                 : '';
-    return [r.label, r.state, String(r.failedAttempts), r.worker ?? '—', detail];
+    return [r.label, r.state, String(r.attempts), r.worker ?? '—', detail];
   });
-  const header = ['run', 'state', 'failed', 'worker', ''];
+  const header = ['run', 'state', 'attempts', 'worker', ''];
   const widths = header.map((h, k) => Math.max(h.length, ...rows.map((row) => row[k].length)));
   const line = (cells: string[]) => cells.map((c, k) => (k < cells.length - 1 ? c.padEnd(widths[k]) : c)).join('  ').trimEnd();
   return [head, line(header), ...rows.map(line)].join('\n');
