@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 // Tests run against the TypeScript sources of the workspace packages through the
 // "@mm/source" export condition, so no build is needed before `pnpm test`.
@@ -7,6 +7,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['@mm/source', 'import', 'node', 'default'] } },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'examples/*/src/**/*.test.ts', 'benchmarks/*/src/**/*.test.ts'],
+    // Tests on a real Redis with worker processes run on their own: `pnpm test:sweep`.
+    exclude: [...configDefaults.exclude, '**/*.sweep.test.ts'],
     environment: 'node',
     // tfjs keeps global engine state; isolate per file, run few files at once on 2 cores.
     pool: 'forks',

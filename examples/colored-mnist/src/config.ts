@@ -42,6 +42,9 @@ export interface ExperimentSettings {
   pair: [CgMnistModality, CgMnistModality];
 }
 
+/** The settings of one run: all of {@link ExperimentSettings} but the plan of runs. */
+export type RunSettings = Omit<ExperimentSettings, 'plan'>;
+
 /** A whole invocation: Table 1, or the §6.2 sweep. */
 export interface ColoredMnistConfig extends ExperimentSettings {
   mode: 'table' | 'sweep';
@@ -176,7 +179,7 @@ and per-run checkpoints written atomically after every epoch (kill and --resume 
 export type CliOptions = CliValues<(typeof CLI)['options']>;
 
 /** The configuration a command line asks for (presets, then the flags on top). */
-export function configFromCli(args: CliOptions): ColoredMnistConfig {
+export function configFromCli(args: Omit<CliOptions, keyof typeof RUN_OPTIONS>): ColoredMnistConfig {
   if (args.full && args.medium) throw new UsageError('--full and --medium are two presets: choose one');
   const s = args.full ? fullSettings() : args.medium ? mediumSettings() : defaultSettings();
   if (args.epochs !== undefined) s.epochs = args.epochs;

@@ -90,6 +90,14 @@ export function loadCheckpoint<L>(runDir: string): RunCheckpoint<L> | undefined 
   return { trainer: { format: state.trainerFormat as TrainerCheckpoint['format'], json: state.trainer as TrainerCheckpoint['json'], tensors: trainer }, loop: state.loop as L, extra };
 }
 
+/** The loop's state in a run's last checkpoint, read without its tensors; undefined when it has none. */
+export function readCheckpointLoop<L>(runDir: string): L | undefined {
+  const dir = checkpointDir(runDir);
+  recoverDirectory(dir);
+  const stateFile = join(dir, STATE);
+  return existsSync(stateFile) ? readJson<{ loop: L }>(stateFile).loop : undefined;
+}
+
 /** Writes a finished run's best-validation weights (kept in its checkpoint) into a model of the same architecture. */
 export function loadBestWeights(runDir: string, model: tfl.LayersModel): void {
   const checkpoint = loadCheckpoint(runDir);

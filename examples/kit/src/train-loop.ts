@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { CheckpointError, type BalancedTrainer, type StepMetrics, type StoredTensor } from '@mm/balance';
 import type { MultiModalBatch } from '@mm/datasets';
 import { toLabeledBatch, type BatchSource } from '@mm/metrics';
-import { checkpointDir, loadCheckpoint, RunCheckpointError, saveCheckpoint } from './checkpoint.js';
+import { checkpointDir, loadCheckpoint, readCheckpointLoop, RunCheckpointError, saveCheckpoint } from './checkpoint.js';
 import type { ProgressEvent } from './progress.js';
 
 export interface StepLog {
@@ -97,6 +97,11 @@ interface LoopState {
 }
 
 const BEST = 'best/';
+
+/** Epochs a run's checkpoint holds (0 without one): where `trainEpochs` in that folder will continue. */
+export function checkpointedEpochs(runDir: string): number {
+  return readCheckpointLoop<LoopState>(runDir)?.epochs.length ?? 0;
+}
 
 function learningRateOf(optimizer: tf.Optimizer): number | null {
   const rate = (optimizer as unknown as { learningRate?: unknown }).learningRate;
