@@ -21,7 +21,7 @@ others on the late-fusion (concat) net or, for MLA, the shared-head net; 3 seeds
 export type BalancersCliOptions = CliValues<(typeof BALANCERS_CLI)['options']>;
 
 /** The benchmark a command line asks for: the main job's settings with the flags on top. */
-export function balancerConfigFromCli(args: Pick<BalancersCliOptions, 'methods' | 'seeds' | 'epochs' | 'train-size'>): BalancerBenchmarkConfig {
+export function balancerConfigFromCli(args: Partial<Pick<BalancersCliOptions, 'methods' | 'seeds' | 'epochs' | 'train-size'>>): BalancerBenchmarkConfig {
   const s = defaultSettings();
   return {
     ...s,
