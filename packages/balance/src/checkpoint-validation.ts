@@ -1,19 +1,10 @@
+import type { TrainerCheckpoint } from './balanced-trainer.js';
 import { CheckpointError } from './errors.js';
 
-/** The trainer's checkpoint as restore() receives it: anything, until checked. */
-export interface CheckedCheckpoint {
-  json: {
-    step: number;
-    epoch: number;
-    stepInEpoch: number;
-    stepsPerEpoch: number | null;
-    skippedSteps: number;
-    balancer: { name: string; state: Record<string, unknown> };
-    optimizer: { className: string; iterations: number; slots: number };
-    layers?: Record<string, unknown> | null;
-  };
-  tensors: Record<string, { shape: number[]; dtype: 'float32' | 'int32'; data: Float32Array | Int32Array }>;
-}
+/** The trainer's checkpoint as restore() receives it, once its structure is checked (`layers` may be null in older files). */
+export type CheckedCheckpoint = Omit<TrainerCheckpoint, 'format' | 'json'> & {
+  json: Omit<TrainerCheckpoint['json'], 'layers'> & { layers?: Record<string, unknown> | null };
+};
 
 const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;

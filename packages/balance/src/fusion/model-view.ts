@@ -60,33 +60,32 @@ function layerClass(layer: tfl.layers.Layer): string {
   return layer.getClassName();
 }
 
-/** The layers a symbolic tensor is computed from (its own source layer included, input layers excluded). */
-function ancestorLayers(tensor: tfl.SymbolicTensor): Set<tfl.layers.Layer> {
-  const seen = new Set<tfl.layers.Layer>();
-  const stack = [tensor];
+/** Every symbolic tensor a tensor is computed from, itself included, each once. */
+function upstreamTensors(tensor: tfl.SymbolicTensor): Set<tfl.SymbolicTensor> {
   const visited = new Set<tfl.SymbolicTensor>();
+  const stack = [tensor];
   while (stack.length > 0) {
     const t = stack.pop()!;
     if (visited.has(t)) continue;
     visited.add(t);
-    if (layerClass(t.sourceLayer) !== 'InputLayer') seen.add(t.sourceLayer);
     stack.push(...t.inputs);
   }
+  return visited;
+}
+
+/** The layers a symbolic tensor is computed from (its own source layer included, input layers excluded). */
+function ancestorLayers(tensor: tfl.SymbolicTensor): Set<tfl.layers.Layer> {
+  const seen = new Set<tfl.layers.Layer>();
+  for (const t of upstreamTensors(tensor)) if (layerClass(t.sourceLayer) !== 'InputLayer') seen.add(t.sourceLayer);
   return seen;
 }
 
 /** Which of the model's inputs a symbolic tensor depends on. */
 function inputIndicesOf(model: tfl.LayersModel, tensor: tfl.SymbolicTensor): number[] {
   const found = new Set<number>();
-  const stack = [tensor];
-  const visited = new Set<tfl.SymbolicTensor>();
-  while (stack.length > 0) {
-    const t = stack.pop()!;
-    if (visited.has(t)) continue;
-    visited.add(t);
+  for (const t of upstreamTensors(tensor)) {
     const k = model.inputs.indexOf(t);
     if (k >= 0) found.add(k);
-    stack.push(...t.inputs);
   }
   return [...found].sort((a, b) => a - b);
 }
