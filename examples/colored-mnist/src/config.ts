@@ -168,6 +168,7 @@ Modes
     window: { kind: 'int', value: 'Q', min: 1, help: 're-balancing window size Q' },
     widths: { kind: 'ints', value: 'A,B,C,D', count: 4, min: 1, help: 'channels of the four conv blocks' },
     'sweep-runs': { kind: 'int', value: 'N', min: 1, help: 'models per pair in --sweep (default 6)' },
+    variance: { kind: 'number', value: 'X', min: 0, help: 'σ² of the per-sample color noise (default 0.02; Kim et al. used 0.02–0.05)' },
     'test-colors': { kind: 'choice', choices: ['class-means', 'uniform'], help: "validation/test colors independent of the label: a random class's\nmean color (default) or uniform in the RGB cube" },
     ...RUN_OPTIONS,
   },
@@ -189,6 +190,7 @@ export function configFromCli(args: Omit<CliOptions, keyof typeof RUN_OPTIONS>):
   if (args.alpha !== undefined) s.alpha = args.alpha;
   if (args.window !== undefined) s.windowSize = args.window;
   if (args.widths !== undefined) s.widths = args.widths as ExperimentSettings['widths'];
+  if (args.variance !== undefined) s.variance = args.variance;
   if (args['test-colors'] !== undefined) s.testColoring = args['test-colors'];
   if (s.trainSize > 60000) throw new UsageError(`--train-size is at most 60000 (MNIST's training split), got ${s.trainSize}`);
   if (args.methods) {
