@@ -13,14 +13,17 @@ export function stat(values: readonly number[]): Stat {
   return { mean, std, n };
 }
 
-/** `12.34 ± 0.56` in percent, or — when there is nothing. */
+/** `12.34 ± 0.56` in percent (`12.34` for one value: a spread of one run is not a spread), or — when there is nothing. */
 export function percent(s: Stat | undefined): string {
-  return s && s.n ? `${(100 * s.mean).toFixed(2)} ± ${(100 * s.std).toFixed(2)}` : '—';
+  if (!s || !s.n) return '—';
+  return s.n > 1 ? `${(100 * s.mean).toFixed(2)} ± ${(100 * s.std).toFixed(2)}` : (100 * s.mean).toFixed(2);
 }
 
-/** `+0.123 ± 0.045`, or —. */
+/** `+0.123 ± 0.045` (`+0.123` for one value), or —. */
 export function signed(s: Stat | undefined): string {
-  return s && s.n ? `${s.mean >= 0 ? '+' : ''}${s.mean.toFixed(3)} ± ${s.std.toFixed(3)}` : '—';
+  if (!s || !s.n) return '—';
+  const mean = `${s.mean >= 0 ? '+' : ''}${s.mean.toFixed(3)}`;
+  return s.n > 1 ? `${mean} ± ${s.std.toFixed(3)}` : mean;
 }
 
 /** A plain-text table: first column left-aligned, the rest right-aligned, a rule under the header. */
