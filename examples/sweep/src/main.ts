@@ -74,12 +74,16 @@ switch (command) {
     await runCli(
       COLLECT,
       async (args) => {
+        let reported = -1; // collectSweep polls every 2 s: a line when the count changes
         const collected = await collectSweep({
           redis: needRedis(args.redis, 'collect'),
           queue: args.queue,
           sweep: args.sweep,
           wait: args.wait,
-          onWait: (finished, total) => console.error(`waiting: ${finished}/${total} runs finished`),
+          onWait: (finished, total) => {
+            if (finished !== reported) console.error(`waiting: ${finished}/${total} runs finished`);
+            reported = finished;
+          },
         });
         await (await import('./commands.js')).collectInto(collected, { out: args.out, runsDir: args.runs });
       },

@@ -114,12 +114,14 @@ describe('pnpm sweep: the project\'s sweeps on Redis with two workers', () => {
   it("finishes a run whose worker was killed with SIGKILL on the other worker, from the run's checkpoint, to the same result", async () => {
     const spec = coloredMnistSweep(tinyTable(['--train-size', '512', '--epochs', '3', '--methods', 'guided', '--seeds', '2']));
     const plan = await planSweep(PROJECT_RUNNERS, spec);
-    const runDir = join(runsDir, plan.runs[0].folder);
+    // Seed 2: the first test's workers have already logged a 'started guided seed 1'.
+    const target = plan.runs.find((r) => r.label.startsWith('guided seed 2 '))!;
+    const runDir = join(runsDir, target.folder);
     const report = await submitSweep(plan, { redis: redis.url });
     // Whichever worker took the run is killed once the run has checkpointed its first epoch.
     let holder: [string, StartedProcess] | undefined;
     for (let i = 0; i < 1200 && !(holder && checkpointedEpochs(runDir) >= 1); i++) {
-      holder ??= [...workers].find(([name, w]) => w.output().includes(`${name}: started guided seed 2`));
+      holder ??= [...workers].find(([name, w]) => w.output().includes(`${name}: started ${target.label}`));
       await sleep(100);
     }
     expect(holder, 'no worker took the run').toBeDefined();
@@ -132,10 +134,11 @@ describe('pnpm sweep: the project\'s sweeps on Redis with two workers', () => {
     expect(collected.code, collected.output).toBe(0);
     expect(survivor.output()).toMatch(/guided seed 2 .*: continuing from the checkpoint after epoch [12] \(attempt 1\)/);
     const sweep = readJson<CollectedSweep>(join(scratch, 'after-kill', 'sweep.json'));
-    expect(sweep.runs[0].worker).toBe(survivorName);
+    const taken = sweep.runs.find((r) => r.id === target.id)!;
+    expect(taken.worker).toBe(survivorName);
 
-    const local = await runSweepLocally(PROJECT_RUNNERS, plan, { runsDir: join(scratch, 'local-runs') });
-    const resumed = (sweep.runs[0].result as unknown as CgMnistRunResult).run;
+    const local = await runSweepLocally(PROJECT_RUNNERS, { ...plan, runs: [target] }, { runsDir: join(scratch, 'local-runs') });
+    const resumed = (taken.result as unknown as CgMnistRunResult).run;
     const straight = (local.runs[0].result as unknown as CgMnistRunResult).run;
     expect(withoutTimes(resumed)).toEqual(withoutTimes(straight));
     expect(resumed.epochs).toHaveLength(3);

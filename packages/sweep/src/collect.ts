@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openQueues } from './queues.js';
+import { openQueues, redactedUrl } from './queues.js';
 import type { Json } from './run-id.js';
 import { findSweep, type SweepSelection } from './status.js';
 import type { SweepJobData } from './submit.js';
@@ -45,8 +45,8 @@ const POLL_MS = 2000;
  * (or, with `wait`, awaited); a failed one is an error naming the runs that failed and why.
  */
 export async function collectSweep(o: CollectOptions): Promise<CollectedSweep> {
-  const queues = openQueues(o);
-  const where = `${queues.names.sweeps} at ${o.redis}`;
+  const queues = await openQueues(o);
+  const where = `${queues.names.sweeps} at ${redactedUrl(o.redis)}`;
   const started = Date.now();
   try {
     let sweep = await findSweep(queues.sweeps, o.sweep, where);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { canonicalJson, planSweep, runId, runSweepLocally } from './index.js';
+import { canonicalJson, planSweep, runId, runSweepLocally, type SweepSpec } from './index.js';
 import { expectedValue, type CounterResult } from './test-runners/counter.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -53,6 +53,9 @@ describe('planSweep', () => {
     [{ kind: 'x', runs: [{ runner: 'nope', config: {} }] }, /run #1 \(runner 'nope'\): no runner named 'nope' is registered; registered: counter/],
     [{ kind: 'x', runs: [] }, /sweep 'x' has no runs/],
     [{ kind: 'Not OK', runs: [{ runner: 'counter', config: {} }] }, /sweep kind 'Not OK' is not a valid name/],
+    [{ runs: [{ runner: 'counter', config: {} }] }, /sweep kind missing is not a valid name/],
+    [{ kind: 'x', runs: { runner: 'counter', config: {} } }, /sweep 'x' has no runs: 'runs' must be a non-empty list of \{ runner, config \}/],
+    [[{ runner: 'counter', config: {} }], /a sweep is \{ kind, meta\?, runs: \[\{ runner, config \}, …\] \}, got \[/],
     [
       { kind: 'x', runs: [{ runner: 'counter', config: { seed: 1, steps: 2, stepMs: 0 } }, { runner: 'counter', config: { stepMs: 0, seed: 1, steps: 2 } }] },
       /run #2 \(runner 'counter'\) is the same run as run #1 \(runner 'counter'\) \(counter seed 1, id counter-\w+\); list each config once/,
@@ -62,7 +65,8 @@ describe('planSweep', () => {
       /counter seed 3 is needed by both counter seed 1 and counter seed 2; a run can be needed by one other run only/,
     ],
   ])('refuses %j', async (spec, message) => {
-    await expect(planSweep(registry, spec)).rejects.toThrow(message);
+    // Specs come from JSON files too, so malformed shapes reach planSweep.
+    await expect(planSweep(registry, spec as unknown as SweepSpec)).rejects.toThrow(message);
   });
 
   it('refuses runner modules that are not runners, runs that need themselves, and folders outside the runs directory or shared', async () => {

@@ -63,8 +63,9 @@ function plannedRun(runner: SweepRunner, name: string, config: unknown, where: s
  * are trees: each job has at most one parent).
  */
 export async function planSweep(registry: RunnerRegistry, spec: SweepSpec): Promise<SweepPlan> {
+  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new Error(`a sweep is { kind, meta?, runs: [{ runner, config }, …] }, got ${JSON.stringify(spec)}`);
   checkName(spec.kind, 'sweep kind');
-  if (!Array.isArray(spec.runs) || spec.runs.length === 0) throw new Error(`sweep '${spec.kind}' has no runs`);
+  if (!Array.isArray(spec.runs) || spec.runs.length === 0) throw new Error(`sweep '${spec.kind}' has no runs: 'runs' must be a non-empty list of { runner, config }`);
   const runs: PlannedRun[] = [];
   const byId = new Map<string, { run: PlannedRun; where: string }>();
   const neededBy = new Map<string, string>();

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectSweep, planSweep, queueNames, submitSweep, sweepStatus, type SweepSpec } from './index.js';
+import { checkRedisReachable, collectSweep, listSweeps, planSweep, queueNames, startWorker, submitSweep, sweepStatus, type SweepSpec } from './index.js';
 import { expectedValue, type CounterConfig, type CounterResult } from './test-runners/counter.js';
 import { startProcess, startRedisServer, type RedisServer, type StartedProcess } from './testing.js';
 
@@ -120,6 +120,20 @@ describe('@mm/sweep on Redis with worker processes', () => {
     } finally {
       await sweeps.close();
     }
+  });
+
+  it('fails at once, saying where and why, when Redis does not answer: every command and a starting worker', async () => {
+    await expect(checkRedisReachable(redis.url)).resolves.toBeUndefined();
+    const stopped = await startRedisServer();
+    await stopped.stop();
+    const url = stopped.url.replace('redis://', 'redis://:s3cret@');
+    const refused = /^cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/? \(connect ECONNREFUSED 127\.0\.0\.1:\d+\)\. Check that redis-server runs there/;
+    const plan = await planSweep(registry, sweepOf('unreachable', [{ seed: 70, steps: 1, stepMs: 0 }]));
+    await expect(submitSweep(plan, { redis: url })).rejects.toThrow(refused);
+    await expect(sweepStatus({ redis: url })).rejects.toThrow(refused);
+    await expect(listSweeps({ redis: url })).rejects.toThrow(refused);
+    await expect(collectSweep({ redis: url, wait: true })).rejects.toThrow(refused);
+    await expect(startWorker({ redis: url, registry, runsDir })).rejects.toThrow(refused);
   });
 
   it("has a run of a worker killed with SIGKILL finished by the other worker from the run's checkpoint", async () => {

@@ -47,8 +47,9 @@ export function asJson(value: unknown, where: string, sortKeys = false): Json {
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 export function checkName(name: string, what: string): void {
-  if (!NAME_PATTERN.test(name)) {
-    throw new Error(`${what} '${name}' is not a valid name: use 1–63 lowercase letters, digits and dashes, starting with a letter or digit`);
+  // A missing name from a JSON file would otherwise pass as the text 'undefined'.
+  if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
+    throw new Error(`${what} ${typeof name === 'string' ? `'${name}'` : JSON.stringify(name) ?? 'missing'} is not a valid name: use 1–63 lowercase letters, digits and dashes, starting with a letter or digit`);
   }
 }
 

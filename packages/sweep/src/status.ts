@@ -1,5 +1,5 @@
 import type { Job, Queue } from 'bullmq';
-import { openQueues, type QueueOptions } from './queues.js';
+import { openQueues, redactedUrl, type QueueOptions } from './queues.js';
 import type { RunProgress } from './runner.js';
 import type { SweepJobData } from './submit.js';
 
@@ -48,7 +48,7 @@ export async function findSweep(sweeps: Queue, sweep: string | undefined, where:
 
 /** Every sweep in the queues, newest first. */
 export async function listSweeps(o: QueueOptions): Promise<{ id: string; kind: string; state: string; runs: number; submittedAt: number }[]> {
-  const queues = openQueues(o);
+  const queues = await openQueues(o);
   try {
     const all = (await queues.sweeps.getJobs(['waiting', 'waiting-children', 'active', 'delayed', 'completed', 'failed', 'prioritized'])) as Job<SweepJobData>[];
     const rows = await Promise.all(all.map(async (j) => ({ id: j.id!, kind: j.data.kind, state: await j.getState(), runs: j.data.runs.length, submittedAt: j.data.submittedAt })));
@@ -60,9 +60,9 @@ export async function listSweeps(o: QueueOptions): Promise<{ id: string; kind: s
 
 /** The state of a sweep and of each of its runs. */
 export async function sweepStatus(o: SweepSelection): Promise<SweepStatus> {
-  const queues = openQueues(o);
+  const queues = await openQueues(o);
   try {
-    const sweep = await findSweep(queues.sweeps, o.sweep, `${queues.names.sweeps} at ${o.redis}`);
+    const sweep = await findSweep(queues.sweeps, o.sweep, `${queues.names.sweeps} at ${redactedUrl(o.redis)}`);
     const runs = await Promise.all(
       sweep.data.runs.map(async (run): Promise<RunStatus> => {
         const job = await queues.runs.getJob(run.id);

@@ -1,6 +1,6 @@
 import { FlowProducer, type FlowJob, type Job } from 'bullmq';
 import type { PlannedRun, SweepPlan } from './plan.js';
-import { connection, openQueues, type QueueOptions } from './queues.js';
+import { connection, openQueues, reportConnectionErrors, stderrConnectionLog, type QueueOptions } from './queues.js';
 import type { Json } from './run-id.js';
 
 /** What a run's job carries. */
@@ -83,8 +83,9 @@ export async function submitSweep(plan: SweepPlan, o: SubmitOptions): Promise<Su
   const backoffSeconds = o.backoffSeconds ?? 10;
   if (!Number.isInteger(attempts) || attempts < 1) throw new Error(`attempts must be an integer ≥ 1, got ${attempts}`);
   if (!(backoffSeconds >= 0)) throw new Error(`backoffSeconds must be ≥ 0, got ${backoffSeconds}`);
-  const queues = openQueues(o);
+  const queues = await openQueues(o);
   const flows = new FlowProducer({ connection: connection(o.redis) });
+  reportConnectionErrors([flows], stderrConnectionLog(o.redis));
   const report: SubmitReport = { sweep: plan.id, runs: plan.runs.length, queued: 0, finished: 0, attached: 0, inProgress: false, alreadyFinished: false };
   try {
     const existing = await queues.sweeps.getJob(plan.id);

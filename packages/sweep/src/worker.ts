@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { storedResult } from './execute.js';
-import { connection, queueNames, type QueueOptions } from './queues.js';
+import { checkRedisReachable, connection, queueNames, reportConnectionErrors, type QueueOptions } from './queues.js';
 import type { Json } from './run-id.js';
 import { loadRunner, type RunnerRegistry } from './runner.js';
 import type { RunJobData, SweepJobData } from './submit.js';
@@ -90,8 +90,10 @@ export async function startWorker(o: WorkerOptions): Promise<SweepWorker> {
   } catch {
     throw new Error(`the runs directory ${runsDir} is not writable by this worker; every worker needs write access to it`);
   }
-  // Fail now, not on the first job, when a registered runner cannot be imported.
+  // Fail now, not on the first job, when a registered runner cannot be imported or Redis (e.g. a
+  // mistyped URL) does not answer. Once started, the worker waits for Redis through outages.
   for (const name of Object.keys(o.registry)) await loadRunner(o.registry, name);
+  await checkRedisReachable(o.redis);
 
   const name = o.name ?? `${hostname()}-${process.pid}`;
   const common = { connection: connection(o.redis), name };
@@ -118,7 +120,7 @@ export async function startWorker(o: WorkerOptions): Promise<SweepWorker> {
   runWorker.on('failed', (job, error) => log(`${name}: ${job?.data.label ?? 'a run'} failed${job ? ` (attempt ${job.attemptsMade})` : ''}: ${error.message}`));
   sweepWorker.on('completed', (job) => log(`${name}: sweep ${job.id} finished, ${job.data.runs.length} runs collected`));
   sweepWorker.on('failed', (job, error) => log(`${name}: sweep ${job?.id} failed: ${error.message}`));
-  for (const w of [runWorker, sweepWorker]) w.on('error', (error) => log(`${name}: ${error.message}`));
+  reportConnectionErrors([runWorker, sweepWorker, runs], (message) => log(`${name}: ${message}`));
   await Promise.all([runWorker.waitUntilReady(), sweepWorker.waitUntilReady()]);
   log(`${name}: waiting for runs on ${names.runs} (concurrency ${concurrency}, runs directory ${runsDir})`);
 
