@@ -57,9 +57,12 @@ ${body}
 }
 
 export function linePlot(o: LinePlotOptions): string {
-  const width = o.width ?? 760;
+  const legendChars = Math.max(0, ...o.series.map((s) => s.name.length), ...(o.bandLegend ?? []).map((b) => b.name.length));
+  // The legend sits right of the plot; ~6.5 px per character at 11 px keeps long labels inside the image.
+  const right = Math.max(200, 42 + Math.ceil(legendChars * 6.5));
+  const width = o.width ?? 560 + right;
   const height = o.height ?? 360;
-  const m = { left: 62, right: 200, top: 36, bottom: 48 };
+  const m = { left: 62, right, top: 36, bottom: 48 };
   const pw = width - m.left - m.right;
   const ph = height - m.top - m.bottom;
   const xs = o.series
@@ -169,12 +172,18 @@ export function histogram(o: { title: string; xLabel: string; values: { name: st
   const [lo, hi] = o.range ?? [Math.min(...all, -1), Math.max(...all, 1)];
   const bins = o.bins ?? 16;
   const width = (hi - lo) / bins || 1;
-  const series: Series[] = o.values.map((v) => {
+  const series: Series[] = o.values.map((v, k) => {
     const counts = new Array(bins).fill(0);
     for (const x of v.values) if (Number.isFinite(x)) counts[Math.min(bins - 1, Math.max(0, Math.floor((x - lo) / width)))]++;
+    // Each bin is split into one slot per series, so series that fall in the same bins stay visible side by side.
+    const slot = width / o.values.length;
     const points: [number, number][] = [];
-    counts.forEach((c, i) => points.push([lo + i * width, c], [lo + (i + 1) * width, c]));
-    return { name: `${v.name} (mean ${fmt(v.values.reduce((a, b) => a + b, 0) / Math.max(1, v.values.length))})`, points, color: v.color };
+    counts.forEach((c, i) => {
+      const x = lo + i * width + k * slot;
+      points.push([x, 0], [x, c], [x + slot, c], [x + slot, 0]);
+    });
+    const mean = v.values.reduce((a, b) => a + b, 0) / Math.max(1, v.values.length);
+    return { name: `${v.name} (mean ${mean >= 0 ? '+' : ''}${mean.toFixed(3)})`, points, color: v.color };
   });
   const means = o.values.map((v) => v.values.reduce((a, b) => a + b, 0) / Math.max(1, v.values.length));
   return linePlot({
