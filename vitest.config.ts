@@ -7,6 +7,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['@mm/source', 'import', 'node', 'default'] } },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'examples/*/src/**/*.test.ts', 'benchmarks/*/src/**/*.test.ts'],
+    // Browser tests run in headless Chromium: `pnpm test:browser` (vitest.browser.config.ts).
+    exclude: ['**/node_modules/**', '**/*.browser.test.ts', '**/*.page.test.ts'],
     environment: 'node',
     // tfjs keeps global engine state; isolate per file, run few files at once on 2 cores.
     pool: 'forks',

@@ -1,0 +1,48 @@
+import { defineConfig } from 'vitest/config';
+import { playwright } from '@vitest/browser-playwright';
+import { CHROMIUM_ARGS, CHROMIUM_PATH, CROSS_ORIGIN_ISOLATION_HEADERS } from './scripts/browser-env.mjs';
+
+// `pnpm test:browser` (scripts/run-browser-tests.mjs): the packages' browser code paths in real
+// headless Chromium, and the example page built and driven end to end. Serial and small:
+// SwiftShader renders WebGL/WebGPU on the CPU, which two test files at once would fight over.
+export default defineConfig({
+  test: {
+    fileParallelism: false,
+    testTimeout: 180_000,
+    hookTimeout: 300_000,
+    projects: [
+      {
+        // Browser builds of the packages, from their TypeScript sources.
+        resolve: { conditions: ['@mm/source', 'browser', 'module', 'import', 'default'] },
+        ssr: { resolve: { conditions: ['@mm/source', 'import', 'node', 'default'] } },
+        // Cross-origin isolated, as a page must be for wasm threads.
+        server: { headers: CROSS_ORIGIN_ISOLATION_HEADERS },
+        test: {
+          name: 'packages-in-browser',
+          include: ['packages/*/src/**/*.browser.test.ts'],
+          // globalSetup: ['packages/datasets/src/colored-mnist/browser-test-setup.ts'],
+          fileParallelism: false,
+          browser: {
+            enabled: true,
+            headless: true,
+            provider: playwright({ launchOptions: { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS } }),
+            instances: [{ browser: 'chromium' }],
+            screenshotFailures: false,
+          },
+        },
+      },
+      {
+        // The example page: built with Vite, served as a static host would, driven by Playwright.
+        resolve: { conditions: ['@mm/source', 'module', 'import', 'node', 'default'] },
+        ssr: { resolve: { conditions: ['@mm/source', 'import', 'node', 'default'] } },
+        test: {
+          name: 'example-page',
+          include: ['examples/browser/src/**/*.page.test.ts'],
+          environment: 'node',
+          pool: 'forks',
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
