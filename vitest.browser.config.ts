@@ -1,6 +1,7 @@
 import { defineConfig } from 'vitest/config';
 import { playwright } from '@vitest/browser-playwright';
-import { CHROMIUM_ARGS, CHROMIUM_PATH, CROSS_ORIGIN_ISOLATION_HEADERS } from './scripts/browser-env.mjs';
+import { CHROMIUM_ARGS, CHROMIUM_PATH, CROSS_ORIGIN_ISOLATION_HEADERS, serveFolders } from './scripts/browser-env.mjs';
+import { mnistTestMounts } from './packages/datasets/src/colored-mnist/fetch.browser.setup.js';
 
 // `pnpm test:browser` (scripts/run-browser-tests.mjs): the packages' browser code paths in real
 // headless Chromium, and the example page built and driven end to end. Serial and small:
@@ -17,10 +18,12 @@ export default defineConfig({
         ssr: { resolve: { conditions: ['@mm/source', 'import', 'node', 'default'] } },
         // Cross-origin isolated, as a page must be for wasm threads.
         server: { headers: CROSS_ORIGIN_ISOLATION_HEADERS },
+        // MNIST files for the dataset tests, as a static host serves them.
+        plugins: [serveFolders(mnistTestMounts(import.meta.dirname))],
         test: {
           name: 'packages-in-browser',
           include: ['packages/*/src/**/*.browser.test.ts'],
-          // globalSetup: ['packages/datasets/src/colored-mnist/browser-test-setup.ts'],
+          globalSetup: ['packages/datasets/src/colored-mnist/fetch.browser.setup.ts'],
           fileParallelism: false,
           browser: {
             enabled: true,

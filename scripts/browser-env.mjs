@@ -33,3 +33,33 @@ export const CHROMIUM_ARGS = [
   '--disable-quic',
   '--no-first-run',
 ];
+
+/**
+ * A Vite plugin that serves folders as plain static files at the given URL prefixes
+ * (`{ '/mnist/': '/abs/dir' }`), in the dev server and in `vite preview`. Vite's own `/@fs/`
+ * route would treat extensionless files (MNIST's IDX files) as modules to transform.
+ * @param {Record<string, string>} mounts URL prefix (ending in '/') → absolute folder
+ * @returns {import('vite').Plugin}
+ */
+export function serveFolders(mounts) {
+  const middleware = async (request, response, next) => {
+    const { createReadStream, statSync } = await import('node:fs');
+    const { join, normalize, sep } = await import('node:path');
+    const path = decodeURIComponent((request.url ?? '').split('?')[0]);
+    const prefix = Object.keys(mounts).find((p) => path.startsWith(p));
+    if (prefix === undefined) return next();
+    const root = mounts[prefix];
+    const file = normalize(join(root, path.slice(prefix.length)));
+    if (!file.startsWith(root + sep) || !statSync(file, { throwIfNoEntry: false })?.isFile()) {
+      response.statusCode = 404;
+      return response.end();
+    }
+    response.setHeader('Content-Type', 'application/octet-stream');
+    createReadStream(file).pipe(response);
+  };
+  return {
+    name: 'mm-serve-folders',
+    configureServer: (server) => void server.middlewares.use(middleware),
+    configurePreviewServer: (server) => void server.middlewares.use(middleware),
+  };
+}
