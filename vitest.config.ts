@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 // Tests run against the TypeScript sources of the workspace packages through the
 // "@mm/source" export condition, so no build is needed before `pnpm test`.
@@ -7,8 +7,9 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['@mm/source', 'import', 'node', 'default'] } },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'examples/*/src/**/*.test.ts', 'benchmarks/*/src/**/*.test.ts'],
-    // Browser tests run in headless Chromium: `pnpm test:browser` (vitest.browser.config.ts).
-    exclude: ['**/node_modules/**', '**/*.browser.test.ts', '**/*.page.test.ts'],
+    // Tests on a real Redis with worker processes run on their own: `pnpm test:sweep`; browser
+    // tests run in headless Chromium: `pnpm test:browser` (vitest.browser.config.ts).
+    exclude: [...configDefaults.exclude, '**/*.sweep.test.ts', '**/*.browser.test.ts', '**/*.page.test.ts'],
     environment: 'node',
     // tfjs keeps global engine state; isolate per file, run few files at once on 2 cores.
     pool: 'forks',
@@ -16,6 +17,8 @@ export default defineConfig({
     // Two test files at once already fill both cores; threaded wasm on top would oversubscribe
     // them. The threaded backend is tested where a test asks for it (`threads` / `env: {}`).
     env: { MM_WASM_THREADS: '1' },
+    // fast-check case counts (FUZZ_RUNS, FUZZ_SEED): see RELIABILITY.md.
+    setupFiles: ['scripts/fuzz-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

@@ -109,6 +109,7 @@ console.log('initBackend() in the user project chose ' + backend);
   console.log(`test:pack: ${names.length} packages packed, installed with npm and imported`);
   checkLeanDatasetsInstall(files[names.indexOf('@mm/datasets')]);
   checkLeanBalanceInstall(['@mm/balance', '@mm/metrics', '@mm/mmtm'].map((n) => files[names.indexOf(n)]));
+  checkSweepInstall();
 } finally {
   if (keep) console.log(`kept ${work}`);
   else rmSync(work, { recursive: true, force: true });
@@ -175,4 +176,38 @@ if (!Number.isFinite(r.loss) || r.metrics.k0 === undefined) throw new Error('une
 console.log('@mm/balance alone (no datasets, sharp, ffmpeg or MNIST): trained a concatenate model with OGM-GE, loss ' + r.loss.toFixed(3));
 `);
   process.stdout.write(run('node', ['check.mjs'], lean));
+}
+
+/**
+ * @mm/sweep from its tarball: the sandboxed processor that workers fork is in it, and a sweep of
+ * a user's own runner (a plain .mjs module) plans and runs here without Redis.
+ */
+function checkSweepInstall() {
+  writeFileSync(join(project, 'square-runner.mjs'), `
+export const runner = {
+  validate(c) {
+    if (!Number.isInteger(c?.x)) throw new Error('x must be an integer, got ' + JSON.stringify(c?.x));
+    return { x: c.x };
+  },
+  async run(c) { return c.x * c.x; },
+};
+`);
+  writeFileSync(join(project, 'sweep-check.mjs'), `
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { planSweep, runSweepLocally } from '@mm/sweep';
+const require = createRequire(import.meta.url);
+const processor = join(dirname(require.resolve('@mm/sweep/package.json')), 'dist', 'processor.js');
+if (!existsSync(processor)) throw new Error('@mm/sweep: the sandboxed processor ' + processor + ' is missing from the tarball');
+const registry = { square: fileURLToPath(new URL('./square-runner.mjs', import.meta.url)) };
+const plan = await planSweep(registry, { kind: 'check', runs: [1, 2, 3].map((x) => ({ runner: 'square', config: { x } })) });
+const done = await runSweepLocally(registry, plan, { runsDir: 'sweep-runs' });
+if (done.runs.map((r) => r.result).join() !== '1,4,9') throw new Error('@mm/sweep: unexpected results ' + JSON.stringify(done.runs));
+const rejected = await planSweep(registry, { kind: 'check', runs: [{ runner: 'square', config: { x: 'a' } }] }).then(() => null, (e) => e.message);
+if (!/run #1 \\(runner 'square'\\): invalid config: x must be an integer/.test(rejected)) throw new Error('@mm/sweep: a malformed config was not rejected clearly: ' + rejected);
+console.log('@mm/sweep: processor in the tarball; a user runner module planned and ran a 3-run sweep locally');
+`);
+  process.stdout.write(run('node', ['sweep-check.mjs'], project));
 }

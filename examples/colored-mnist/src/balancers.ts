@@ -1,7 +1,7 @@
 import { Agm, GradientBlending, Mla, MmPareto, ModalityDropout, OgmGe, Pmr, teacherFromModel, Ume, Umt, Vanilla, type Balancer } from '@mm/balance';
 import { loadBestWeights } from '@mm/example-kit';
 import { cgMnistFusedNet, cgMnistUnimodalNet, type CgMnistFusion } from '@mm/models';
-import type { ExperimentSettings, Method } from './config.js';
+import type { Method, RunSettings } from './config.js';
 import { paperRunSpec } from './paper.js';
 import type { RunSpec } from './train-one.js';
 
@@ -37,9 +37,9 @@ const PAPER: readonly string[] = ['unimodal-colored', 'unimodal-gray', 'vanilla'
 export const runFolder = (method: string, seed: number) => `${method}-seed${seed}`;
 
 export interface BenchmarkContext {
-  settings: ExperimentSettings;
-  /** `<out>/runs`: where each run's folder is. */
-  runsDir: string;
+  settings: RunSettings;
+  /** The folder of this benchmark's run of a method and seed (UMT reads its teachers' weights there). */
+  runDir: (method: BenchmarkMethod, seed: number) => string;
 }
 
 function lateBalancer(method: BenchmarkMethod, seed: number, ctx: BenchmarkContext, made: { dispose(): void }[]): Balancer {
@@ -65,7 +65,7 @@ function lateBalancer(method: BenchmarkMethod, seed: number, ctx: BenchmarkConte
       const teachers = (['unimodal-colored', 'unimodal-gray'] as const).map((m, k) => {
         const model = cgMnistUnimodalNet({ widths: ctx.settings.widths, gateScale: ctx.settings.gateScale, modality: k as 0 | 1, seed });
         made.push(model);
-        loadBestWeights(`${ctx.runsDir}/${runFolder(m, seed)}`, model);
+        loadBestWeights(ctx.runDir(m, seed), model);
         return teacherFromModel(model, 'm0_gap');
       });
       return new Umt({ teachers });

@@ -1,6 +1,6 @@
 import { barChart, histogram, linePlot, type Band, type Series } from '@mm/example-kit';
 import type { MethodSummary } from './table.js';
-import type { RunResult } from './train-one.js';
+import type { RunResult, RunSummary } from './train-one.js';
 
 const COLORS: Record<string, string> = {
   'unimodal-colored': '#d9a400',
@@ -47,7 +47,7 @@ export function dSpeedPlot(run: RunResult, alpha: number): string {
   });
 }
 
-export function accuracyPlot(runs: RunResult[]): string {
+export function accuracyPlot(runs: RunSummary[]): string {
   const series: Series[] = [];
   for (const run of runs) {
     const c = color(run.method);

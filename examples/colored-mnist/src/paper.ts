@@ -1,10 +1,10 @@
 import { paperBalancer } from '@mm/example-kit';
 import { cgMnistFusedNet, cgMnistUnimodalNet } from '@mm/models';
-import { isUnimodal, type ExperimentSettings, type Method } from './config.js';
+import { isUnimodal, type Method, type RunSettings } from './config.js';
 import type { RunSpec } from './train-one.js';
 
 /** A run of the paper's Table 1: the MMTM net (or a uni-modal net) with the paper's method. */
-export function paperRunSpec(method: Method, seed: number, settings: ExperimentSettings): RunSpec {
+export function paperRunSpec(method: Method, seed: number, settings: RunSettings): RunSpec {
   const common = { widths: settings.widths, gateScale: settings.gateScale, seed };
   const unimodal = isUnimodal(method);
   return {

@@ -3,7 +3,7 @@ import { barChart, formatTable, htmlReport, percent, signed, stat, writeFigures,
 import { join } from 'node:path';
 import { BENCHMARK_METHODS, benchmarkRunSpec, runFolder, withPrerequisites, type BenchmarkMethod } from './balancers.js';
 import type { ExperimentSettings } from './config.js';
-import { trainOne, type RunResult } from './train-one.js';
+import { trainOne, withoutSteps, type RunResult, type RunSummary } from './train-one.js';
 
 export interface BalancerBenchmarkConfig extends ExperimentSettings {
   methods: BenchmarkMethod[];
@@ -34,6 +34,11 @@ export interface BalancerBenchmarkResults {
 
 const meanStd = (s: Stat) => ({ mean: s.mean, std: s.std });
 
+/** The benchmark's runs in order (UMT after the uni-modal runs that teach it). */
+export function balancerRuns(config: Pick<BalancerBenchmarkConfig, 'methods' | 'seeds'>): { method: BenchmarkMethod; seed: number }[] {
+  return withPrerequisites(config.methods).flatMap((method) => config.seeds.map((seed) => ({ method, seed })));
+}
+
 /**
  * Every chosen method over every seed on Colored-and-gray-MNIST at the main job's scale; each
  * run checkpoints in `<dir>/runs/<method>-seed<k>`, so calling this again continues. Writes
@@ -43,15 +48,23 @@ export async function runBalancerBenchmark(config: BalancerBenchmarkConfig, hook
   const log = hooks.log ?? (() => {});
   const started = Date.now();
   const data = buildColoredGrayMnist({ trainSize: config.trainSize, testSize: config.testSize, validationFraction: config.validationFraction, variance: config.variance, seed: config.dataSeed, testColoring: config.testColoring });
-  const runsDir = join(hooks.dir, 'runs');
+  const runDir = (method: string, seed: number) => join(hooks.dir, 'runs', runFolder(method, seed));
   const results: RunResult[] = [];
-  for (const method of withPrerequisites(config.methods)) {
-    for (const seed of config.seeds) {
-      const r = await trainOne(benchmarkRunSpec(method, seed, { settings: config, runsDir }), { data, settings: config, dir: join(runsDir, runFolder(method, seed)), progress: hooks.progress });
-      log(`  ${method} seed ${seed}: test ${(100 * r.testAccuracy).toFixed(2)}%, ${(1000 * r.secondsPerStep).toFixed(0)} ms/step (${r.seconds.toFixed(0)} s)`);
-      results.push(r);
-    }
+  for (const { method, seed } of balancerRuns(config)) {
+    const r = await trainOne(benchmarkRunSpec(method, seed, { settings: config, runDir }), { data, settings: config, dir: runDir(method, seed), progress: hooks.progress });
+    log(`  ${balancerRunLine(r)}`);
+    results.push(r);
   }
+  return writeBalancerResults(config, results, { dir: hooks.dir, backend: hooks.backend, wallSeconds: (Date.now() - started) / 1000 });
+}
+
+/** 'ogm-ge seed 1: test 60.12%, 35 ms/step (12 s)' */
+export function balancerRunLine(r: Pick<RunResult, 'method' | 'seed' | 'testAccuracy' | 'secondsPerStep' | 'seconds'>): string {
+  return `${r.method} seed ${r.seed}: test ${(100 * r.testAccuracy).toFixed(2)}%, ${(1000 * r.secondsPerStep).toFixed(0)} ms/step (${r.seconds.toFixed(0)} s)`;
+}
+
+/** The benchmark's table, results.json and report.html from its runs' results (in {@link balancerRuns} order). */
+export async function writeBalancerResults(config: BalancerBenchmarkConfig, results: RunSummary[], o: { dir: string; backend: string; wallSeconds: number }): Promise<BalancerBenchmarkResults> {
   const by = (m: string) => results.filter((r) => r.method === m);
   const baseline = (fusion: string) => {
     const runs = by(fusion === 'mmtm' ? 'vanilla' : 'vanilla-concat');
@@ -92,13 +105,16 @@ export async function runBalancerBenchmark(config: BalancerBenchmarkConfig, hook
   const table = formatTable(rows);
   const out: BalancerBenchmarkResults = {
     methods,
-    runs: results.map(({ steps: _s, epochs: _e, ...r }) => r),
+    runs: results.map((r) => {
+      const { epochs: _epochs, ...summary } = withoutSteps(r);
+      return summary;
+    }),
     settings: config,
-    backend: hooks.backend,
-    wallSeconds: (Date.now() - started) / 1000,
+    backend: o.backend,
+    wallSeconds: o.wallSeconds,
     table,
   };
-  writeFileAtomically(join(hooks.dir, 'results.json'), JSON.stringify(out, null, 2));
+  writeFileAtomically(join(o.dir, 'results.json'), JSON.stringify(out, null, 2));
   const chart = barChart({
     title: 'Balancers on Colored-and-gray-MNIST: test accuracy (color independent of the label)',
     yLabel: 'accuracy %',
@@ -111,12 +127,12 @@ export async function runBalancerBenchmark(config: BalancerBenchmarkConfig, hook
       ],
     })),
   });
-  const figures = await writeFigures(hooks.dir, { 'balancers-test-accuracy': chart });
+  const figures = await writeFigures(o.dir, { 'balancers-test-accuracy': chart });
   const notes = [
-    `Backend ${hooks.backend}; ${config.trainSize} training samples, batch ${config.batchSize}, ${config.epochs} epochs, widths ${config.widths.join('/')}, SGD lr ${config.learningRate} momentum ${config.momentum}; seeds ${config.seeds.join(', ')}; wall time ${out.wallSeconds.toFixed(0)} s.`,
+    `Backend ${o.backend}; ${config.trainSize} training samples, batch ${config.batchSize}, ${config.epochs} epochs, widths ${config.widths.join('/')}, SGD lr ${config.learningRate} momentum ${config.momentum}; seeds ${config.seeds.join(', ')}; wall time ${out.wallSeconds.toFixed(0)} s.`,
     'Test accuracy of the best-validation checkpoint on the split where color is independent of the label. colored % / gray %: the per-modality logits (MMTM and shared heads; head slices of the concat net; auxiliary heads for MMPareto, Gradient Blending and UME). cost/step: seconds per training step ÷ the vanilla step of the same net in this run.',
   ];
-  writeFileAtomically(join(hooks.dir, 'report.html'), htmlReport('Balancers on Colored-and-gray-MNIST', table, figures, notes));
+  writeFileAtomically(join(o.dir, 'report.html'), htmlReport('Balancers on Colored-and-gray-MNIST', table, figures, notes));
   return out;
 }
 

@@ -1,12 +1,12 @@
 import { buildColoredGrayMnist, writeSampleGrid, type CgMnistModality, type ColoredGrayMnist } from '@mm/datasets/colored-mnist';
-import { htmlReport, stat, writeFigures, writeFileAtomically, type ProgressEvent } from '@mm/example-kit';
+import { htmlReport, stat, writeFigures, writeFileAtomically, type ProgressEvent, type StepLog } from '@mm/example-kit';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ColoredMnistConfig, ExperimentSettings, Method } from './config.js';
 import { accuracyPlot, dSpeedPlot, lossPlot, sweepHistograms, tablePlot } from './figures.js';
 import { formatTable, summarize, type MethodSummary } from './table.js';
 import { paperRunSpec } from './paper.js';
-import { trainOne, type RunResult } from './train-one.js';
+import { trainOne, withoutSteps, type RunResult, type RunSummary } from './train-one.js';
 
 export interface RunHooks {
   /** The run's folder (config.json is already there; results, report and checkpoints go here). */
@@ -69,6 +69,101 @@ function tableResults(summary: Record<string, MethodSummary>): TableResults['met
   );
 }
 
+/** Table 1's runs in the order of the plan. */
+export function tableRuns(config: Pick<ExperimentSettings, 'plan'>): { method: Method; seed: number }[] {
+  return config.plan.flatMap(({ method, seeds }) => seeds.map((seed) => ({ method, seed })));
+}
+
+/** One model of the §6.2 sweep: a vanilla MMTM net on a modality pair with a log-uniform learning rate. */
+export interface SweepRun {
+  pair: [CgMnistModality, CgMnistModality];
+  /** 0-based within its pair. */
+  index: number;
+  learningRate: number;
+  seed: number;
+}
+
+/** The §6.2 sweep's runs: `sweepRuns` learning rates for each modality pair. */
+export function sweepRuns(config: Pick<ColoredMnistConfig, 'sweepRuns'>): SweepRun[] {
+  return PAIRS.flatMap((pair) => Array.from({ length: config.sweepRuns }, (_, index) => ({ pair, index, learningRate: sweepLearningRate(index, config.sweepRuns), seed: index + 1 })));
+}
+
+const pairKey = (pair: readonly string[]) => `(${pair[0]}, ${pair[1]})`;
+
+/** What the results writers are told besides the runs. */
+export interface WriteOptions {
+  dir: string;
+  backend: string;
+  wallSeconds: number;
+}
+
+/** samples-train.png and samples-test.png (once per folder). */
+export async function writeSampleGrids(data: ColoredGrayMnist, dir: string): Promise<void> {
+  if (existsSync(join(dir, 'samples-test.png'))) return;
+  await writeSampleGrid(data.train, join(dir, 'samples-train.png'));
+  await writeSampleGrid(data.test, join(dir, 'samples-test.png'));
+}
+
+/** The §6.2 results (results.json, the histograms and report.html) from its runs' results. */
+export async function writeSweepResults(config: ColoredMnistConfig, runs: { run: SweepRun; result: Pick<RunResult, 'testAccuracy' | 'dUtil' | 'dSpeed'> }[], o: WriteOptions): Promise<SweepResults> {
+  const pairs: SweepResults['pairs'] = {};
+  for (const { run, result: r } of runs) {
+    const entry = (pairs[pairKey(run.pair)] ??= { dUtil: [], dSpeed: [], runs: [] });
+    if (r.dUtil !== undefined) entry.dUtil.push(r.dUtil);
+    if (r.dSpeed != null) entry.dSpeed.push(r.dSpeed);
+    entry.runs.push({ learningRate: run.learningRate, seed: run.seed, testAccuracy: r.testAccuracy, dUtil: r.dUtil, dSpeed: r.dSpeed });
+  }
+  const figures = await writeFigures(o.dir, sweepHistograms(pairs));
+  const lines = Object.entries(pairs).map(([pair, v]) => `${pair.padEnd(20)} E[d_util] ${stat(v.dUtil).mean.toFixed(3)} ± ${stat(v.dUtil).std.toFixed(3)}   E[d_speed] ${stat(v.dSpeed).mean.toFixed(3)}   (${v.dUtil.length} models)`);
+  const table = ['pair                 greediness', ...lines].join('\n');
+  const results: SweepResults = { mode: 'sweep', pairs, settings: config, backend: o.backend, wallSeconds: o.wallSeconds, table };
+  writeFileAtomically(join(o.dir, 'results.json'), JSON.stringify(results, null, 2));
+  writeFileAtomically(join(o.dir, 'report.html'), htmlReport('Greedy learner sweep (§6.2)', table, figures, ['Paper: |E[d_util]| ≈ 0.3 for (colored, gray), ≈ 0 for identical modalities.']));
+  return results;
+}
+
+/**
+ * Table 1 (results.json, the figures and report.html) from its runs' results. The loss and
+ * d_speed figures need the per-step log of the first run of each method: `steps` gives it.
+ */
+export async function writeTableResults(config: ColoredMnistConfig, results: RunSummary[], o: WriteOptions & { steps: (run: RunSummary) => StepLog[] }): Promise<TableResults> {
+  const summary = summarize(results);
+  const table = formatTable(summary);
+  const firstOf = (m: string) => results.find((r) => r.method === m);
+  const figures: Record<string, string> = { 'table1-comparison': tablePlot(summary) };
+  for (const m of ['guided', 'random', 'vanilla'] as const) {
+    const r = firstOf(m);
+    if (r) figures[`d-speed-${m}`] = dSpeedPlot({ ...r, steps: o.steps(r) }, config.alpha);
+  }
+  const curveRuns = config.plan.map((p) => firstOf(p.method)).filter((r): r is RunSummary => r !== undefined);
+  figures['validation-accuracy'] = accuracyPlot(curveRuns);
+  figures['training-loss'] = lossPlot(curveRuns.map((r) => ({ ...r, steps: o.steps(r) })));
+  const figureNames = await writeFigures(o.dir, figures);
+  const out: TableResults = {
+    mode: 'table',
+    preset: config.preset,
+    methods: tableResults(summary),
+    runs: results.map(withoutSteps),
+    settings: config,
+    backend: o.backend,
+    wallSeconds: o.wallSeconds,
+    table,
+  };
+  writeFileAtomically(join(o.dir, 'results.json'), JSON.stringify(out, null, 2));
+  const notes = [
+    `Backend ${o.backend}; ${config.trainSize} training samples, batch ${config.batchSize}, ${config.epochs} epoch(s) max, widths ${config.widths.join('/')}, lr ${config.learningRate}, α ${config.alpha}, Q ${config.windowSize}; wall time ${o.wallSeconds.toFixed(0)} s.`,
+    'Test accuracy of the best-validation checkpoint on the low color–label correlation split; d_util from that checkpoint; d_speed at its step. Paper figures: Table 1 (full scale).',
+  ];
+  writeFileAtomically(join(o.dir, 'report.html'), htmlReport('Colored-and-gray-MNIST: Table 1 reproduction', table, figureNames, notes));
+  return out;
+}
+
+/** The run's folder under `<dir>/runs` in a local run (named for people; a sweep's runs directory uses the runner's folders). */
+export const localRunFolder = {
+  table: (method: string, seed: number) => `${method}-seed${seed}`,
+  sweep: (run: SweepRun) => `sweep-${run.pair.join('-')}-${run.index + 1}`,
+};
+
 /**
  * The Colored-and-gray-MNIST reproduction: Table 1 (every planned method and seed) or the §6.2
  * sweep. Each (method, seed) checkpoints in `<dir>/runs/…`, so calling this again on the same
@@ -81,70 +176,29 @@ export async function run(config: ColoredMnistConfig, hooks: RunHooks): Promise<
   log(`building Colored-and-gray-MNIST (${config.trainSize} training samples, σ² = ${config.variance}, seed ${config.dataSeed})…`);
   const data: ColoredGrayMnist = buildColoredGrayMnist({ trainSize: config.trainSize, testSize: config.testSize, validationFraction: config.validationFraction, variance: config.variance, seed: config.dataSeed, testColoring: config.testColoring });
   log(`  train ${data.train.size}, validation ${data.validation.size}, test ${data.test.size} (validation and test: color independent of the label)`);
-  if (!existsSync(join(dir, 'samples-test.png'))) {
-    await writeSampleGrid(data.train, join(dir, 'samples-train.png'));
-    await writeSampleGrid(data.test, join(dir, 'samples-test.png'));
-  }
+  await writeSampleGrids(data, dir);
   const runOne = async (method: Method, seed: number, runDir: string, settings: ExperimentSettings) => {
     const r = await trainOne(paperRunSpec(method, seed, settings), { data, settings, dir: runDir, progress: hooks.progress });
-    log(`  ${method} seed ${seed}: test ${(100 * r.testAccuracy).toFixed(2)}%${r.dUtil !== undefined ? `, d_util ${r.dUtil.toFixed(3)}` : ''}${r.dSpeed != null ? `, d_speed ${r.dSpeed.toFixed(3)}` : ''} (${r.seconds.toFixed(0)} s)`);
+    log(`  ${runLine(r)}`);
     return r;
   };
+  const written = { dir, backend: hooks.backend };
 
   if (config.mode === 'sweep') {
-    const pairs: SweepResults['pairs'] = {};
-    for (const pair of PAIRS) {
-      const key = `(${pair[0]}, ${pair[1]})`;
-      pairs[key] = { dUtil: [], dSpeed: [], runs: [] };
-      for (let i = 0; i < config.sweepRuns; i++) {
-        const learningRate = sweepLearningRate(i, config.sweepRuns);
-        const r = await runOne('vanilla', i + 1, join(dir, 'runs', `sweep-${pair.join('-')}-${i + 1}`), { ...config, pair, learningRate });
-        if (r.dUtil !== undefined) pairs[key].dUtil.push(r.dUtil);
-        if (r.dSpeed != null) pairs[key].dSpeed.push(r.dSpeed);
-        pairs[key].runs.push({ learningRate, seed: i + 1, testAccuracy: r.testAccuracy, dUtil: r.dUtil, dSpeed: r.dSpeed });
-      }
+    const runs = [];
+    for (const run of sweepRuns(config)) {
+      runs.push({ run, result: await runOne('vanilla', run.seed, join(dir, 'runs', localRunFolder.sweep(run)), { ...config, pair: run.pair, learningRate: run.learningRate }) });
     }
-    const figures = await writeFigures(dir, sweepHistograms(pairs));
-    const lines = Object.entries(pairs).map(([pair, v]) => `${pair.padEnd(20)} E[d_util] ${stat(v.dUtil).mean.toFixed(3)} ± ${stat(v.dUtil).std.toFixed(3)}   E[d_speed] ${stat(v.dSpeed).mean.toFixed(3)}   (${v.dUtil.length} models)`);
-    const table = ['pair                 greediness', ...lines].join('\n');
-    const results: SweepResults = { mode: 'sweep', pairs, settings: config, backend: hooks.backend, wallSeconds: (Date.now() - started) / 1000, table };
-    writeFileAtomically(join(dir, 'results.json'), JSON.stringify(results, null, 2));
-    writeFileAtomically(join(dir, 'report.html'), htmlReport('Greedy learner sweep (§6.2)', table, figures, ['Paper: |E[d_util]| ≈ 0.3 for (colored, gray), ≈ 0 for identical modalities.']));
-    return results;
+    return writeSweepResults(config, runs, { ...written, wallSeconds: (Date.now() - started) / 1000 });
   }
 
   const results: RunResult[] = [];
-  for (const { method, seeds } of config.plan) {
-    for (const seed of seeds) results.push(await runOne(method, seed, join(dir, 'runs', `${method}-seed${seed}`), config));
-  }
-  const summary = summarize(results);
-  const table = formatTable(summary);
-  const wallSeconds = (Date.now() - started) / 1000;
-  const firstOf = (m: string) => results.find((r) => r.method === m);
-  const figures: Record<string, string> = { 'table1-comparison': tablePlot(summary) };
-  for (const m of ['guided', 'random', 'vanilla'] as const) {
-    const r = firstOf(m);
-    if (r) figures[`d-speed-${m}`] = dSpeedPlot(r, config.alpha);
-  }
-  const curveRuns = config.plan.map((p) => firstOf(p.method)).filter((r): r is RunResult => r !== undefined);
-  figures['validation-accuracy'] = accuracyPlot(curveRuns);
-  figures['training-loss'] = lossPlot(curveRuns);
-  const figureNames = await writeFigures(dir, figures);
-  const out: TableResults = {
-    mode: 'table',
-    preset: config.preset,
-    methods: tableResults(summary),
-    runs: results.map(({ steps: _steps, ...r }) => r),
-    settings: config,
-    backend: hooks.backend,
-    wallSeconds,
-    table,
-  };
-  writeFileAtomically(join(dir, 'results.json'), JSON.stringify(out, null, 2));
-  const notes = [
-    `Backend ${hooks.backend}; ${config.trainSize} training samples, batch ${config.batchSize}, ${config.epochs} epoch(s) max, widths ${config.widths.join('/')}, lr ${config.learningRate}, α ${config.alpha}, Q ${config.windowSize}; wall time ${wallSeconds.toFixed(0)} s.`,
-    'Test accuracy of the best-validation checkpoint on the low color–label correlation split; d_util from that checkpoint; d_speed at its step. Paper figures: Table 1 (full scale).',
-  ];
-  writeFileAtomically(join(dir, 'report.html'), htmlReport('Colored-and-gray-MNIST: Table 1 reproduction', table, figureNames, notes));
-  return out;
+  for (const { method, seed } of tableRuns(config)) results.push(await runOne(method, seed, join(dir, 'runs', localRunFolder.table(method, seed)), config));
+  const steps = new Map(results.map((r) => [r as RunSummary, r.steps]));
+  return writeTableResults(config, results, { ...written, wallSeconds: (Date.now() - started) / 1000, steps: (r) => steps.get(r) ?? [] });
+}
+
+/** 'guided seed 1: test 81.20%, d_util 0.123, d_speed -0.050 (41 s)' */
+export function runLine(r: Pick<RunResult, 'method' | 'seed' | 'testAccuracy' | 'dUtil' | 'dSpeed' | 'seconds'>): string {
+  return `${r.method} seed ${r.seed}: test ${(100 * r.testAccuracy).toFixed(2)}%${r.dUtil !== undefined ? `, d_util ${r.dUtil.toFixed(3)}` : ''}${r.dSpeed != null ? `, d_speed ${r.dSpeed.toFixed(3)}` : ''} (${r.seconds.toFixed(0)} s)`;
 }

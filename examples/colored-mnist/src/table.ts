@@ -1,6 +1,6 @@
 import { formatTable as formatRows, percent, signed, stat, type Stat } from '@mm/example-kit';
 import { PAPER_TABLE1 } from './config.js';
-import type { RunResult } from './train-one.js';
+import type { RunSummary } from './train-one.js';
 
 export interface MethodSummary {
   runs: number;
@@ -12,8 +12,8 @@ export interface MethodSummary {
   paper?: { mean: number; std: number };
 }
 
-export function summarize(results: RunResult[]): Record<string, MethodSummary> {
-  const byMethod = new Map<string, RunResult[]>();
+export function summarize(results: RunSummary[]): Record<string, MethodSummary> {
+  const byMethod = new Map<string, RunSummary[]>();
   for (const r of results) byMethod.set(r.method, [...(byMethod.get(r.method) ?? []), r]);
   const out: Record<string, MethodSummary> = {};
   for (const [method, runs] of byMethod) {

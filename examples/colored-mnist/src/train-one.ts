@@ -7,7 +7,7 @@ import { toLabeledBatch, type LabeledBatch } from '@mm/metrics';
 import { shuffledIndices, deriveSeed } from '@mm/datasets';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ExperimentSettings } from './config.js';
+import type { RunSettings } from './config.js';
 
 /** One training run: which method on which model and data, with which seed. */
 export interface RunSpec {
@@ -50,9 +50,18 @@ export interface RunResult {
   seconds: number;
 }
 
+/** A run's result as results.json keeps it (the per-step log stays in the run's own result.json). */
+export type RunSummary = Omit<RunResult, 'steps'>;
+
+/** A result without its per-step log (a no-op on one that has none). */
+export function withoutSteps(result: RunSummary | RunResult): RunSummary {
+  const { steps: _steps, ...summary } = result as RunResult;
+  return summary;
+}
+
 export interface RunContext {
   data: ColoredGrayMnist;
-  settings: ExperimentSettings;
+  settings: RunSettings;
   /** This run's folder (checkpoint, result.json). */
   dir: string;
   progress?: (event: ProgressEvent) => void;

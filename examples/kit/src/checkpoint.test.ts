@@ -50,7 +50,7 @@ describe('run checkpoints', () => {
     const dir = join(root, 'c');
     saveCheckpoint(dir, { trainer: sample(1), loop: {}, extra: {} });
     writeFileSync(join(checkpointDir(dir), 'state.json'), '{"format": "mm-example-che');
-    expect(() => loadCheckpoint(dir)).toThrow(/state\.json is not valid JSON.*truncated/);
+    expect(() => loadCheckpoint(dir)).toThrow(/state\.json: not valid JSON.*truncated/);
     saveCheckpoint(dir, { trainer: sample(1), loop: {}, extra: {} });
     writeFileSync(join(checkpointDir(dir), 'tensors.safetensors'), Buffer.from([1, 2, 3]));
     expect(() => loadCheckpoint(dir)).toThrow(/tensors\.safetensors.*delete .*checkpoint to start the run over/);

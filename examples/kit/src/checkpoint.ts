@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { StoredTensor, TrainerCheckpoint } from '@mm/balance';
 import { encodeSafetensors, parseSafetensors, type Float32TensorData } from '@mm/models';
 import { readJson, recoverDirectory, writeDirectoryAtomically } from './files.js';
@@ -36,20 +36,43 @@ export function saveCheckpoint<L>(runDir: string, checkpoint: RunCheckpoint<L>):
   writeDirectoryAtomically(checkpointDir(runDir), { [STATE]: JSON.stringify(state), [TENSORS]: encodeSafetensors(tensors) });
 }
 
-/** The run's last checkpoint, or undefined when it has none yet; a damaged one is an error naming the file. */
+/** A run's checkpoint that cannot be used: `file` says which file or folder, the message what is wrong and what to do. */
+export class RunCheckpointError extends Error {
+  override readonly name = 'RunCheckpointError';
+  constructor(
+    readonly file: string,
+    problem: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${file}: ${problem}; delete ${dirname(file)} to start the run over`, options);
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** The run's last checkpoint, or undefined when it has none yet; a damaged one is a RunCheckpointError naming the file. */
 export function loadCheckpoint<L>(runDir: string): RunCheckpoint<L> | undefined {
   const dir = checkpointDir(runDir);
   recoverDirectory(dir);
   const stateFile = join(dir, STATE);
   if (!existsSync(stateFile)) return undefined;
-  const state = readJson<{ format: string; trainer: TrainerCheckpoint['json']; trainerFormat: TrainerCheckpoint['format']; loop: L }>(stateFile);
-  if (state.format !== FORMAT) throw new Error(`${stateFile} is not a checkpoint of this version (format ${JSON.stringify(state.format)}); delete ${dir} to start the run over`);
+  let state: unknown;
+  try {
+    state = readJson(stateFile);
+  } catch (error) {
+    throw new RunCheckpointError(stateFile, (error as Error).message.replace(`${stateFile} is `, ''), { cause: error });
+  }
+  if (!isObject(state)) throw new RunCheckpointError(stateFile, `holds ${JSON.stringify(state)?.slice(0, 60)}, not a checkpoint`);
+  if (state.format !== FORMAT) throw new RunCheckpointError(stateFile, `not a checkpoint of this version (format ${JSON.stringify(state.format)}, expected ${FORMAT})`);
+  if (!isObject(state.trainer) || typeof state.trainerFormat !== 'string' || !isObject(state.loop)) {
+    throw new RunCheckpointError(stateFile, 'lacks the trainer state, its format or the loop state (edited or truncated?)');
+  }
   const tensorFile = join(dir, TENSORS);
   let file;
   try {
     file = parseSafetensors(readFileSync(tensorFile), tensorFile);
   } catch (error) {
-    throw new Error(`${(error as Error).message}; delete ${dir} to start the run over`);
+    throw new RunCheckpointError(tensorFile, (error as Error).message.replace(`${tensorFile}: `, ''), { cause: error });
   }
   const trainer: Record<string, StoredTensor> = {};
   const extra: Record<string, StoredTensor> = {};
@@ -62,9 +85,17 @@ export function loadCheckpoint<L>(runDir: string): RunCheckpoint<L> | undefined 
         : { shape: [...t.shape], dtype: 'float32', data: t.toFloat32() };
     if (name.startsWith('trainer/')) trainer[name.slice('trainer/'.length)] = stored;
     else if (name.startsWith('extra/')) extra[name.slice('extra/'.length)] = stored;
-    else throw new Error(`${tensorFile}: unexpected tensor '${name}'; delete ${dir} to start the run over`);
+    else throw new RunCheckpointError(tensorFile, `unexpected tensor '${name}'`);
   }
-  return { trainer: { format: state.trainerFormat, json: state.trainer, tensors: trainer }, loop: state.loop, extra };
+  return { trainer: { format: state.trainerFormat as TrainerCheckpoint['format'], json: state.trainer as TrainerCheckpoint['json'], tensors: trainer }, loop: state.loop as L, extra };
+}
+
+/** The loop's state in a run's last checkpoint, read without its tensors; undefined when it has none. */
+export function readCheckpointLoop<L>(runDir: string): L | undefined {
+  const dir = checkpointDir(runDir);
+  recoverDirectory(dir);
+  const stateFile = join(dir, STATE);
+  return existsSync(stateFile) ? readJson<{ loop: L }>(stateFile).loop : undefined;
 }
 
 /** Writes a finished run's best-validation weights (kept in its checkpoint) into a model of the same architecture. */

@@ -1,10 +1,10 @@
 export { helpText, parseCli, RUN_OPTIONS, runCli, UsageError, type CliSpec, type CliValues, type OptionSpec } from './cli.js';
 export { openRunDir, CONFIG_FILE, type RunDir, type RunDirOptions } from './run-dir.js';
 export { readJson, writeDirectoryAtomically, writeFileAtomically } from './files.js';
-export { checkpointDir, loadBestWeights, loadCheckpoint, saveCheckpoint, type RunCheckpoint } from './checkpoint.js';
-export { reduceOnPlateau, trainEpochs, type BestEpoch, type EpochLog, type EpochSchedule, type StepLog, type TrainLoopOptions, type TrainLoopResult } from './train-loop.js';
+export { checkpointDir, loadBestWeights, loadCheckpoint, readCheckpointLoop, RunCheckpointError, saveCheckpoint, type RunCheckpoint } from './checkpoint.js';
+export { checkpointedEpochs, reduceOnPlateau, trainEpochs, type BestEpoch, type EpochLog, type EpochSchedule, type StepLog, type TrainLoopOptions, type TrainLoopResult } from './train-loop.js';
 export { evaluateRun, type RunEvaluation } from './evaluate-run.js';
-export { createProgressPrinter, type ProgressEvent } from './progress.js';
+export { createProgressPrinter, progressFraction, progressLine, type ProgressEvent } from './progress.js';
 export { describeGreedy, paperBalancer, PAPER_METHODS, type PaperMethod, type PaperMethodSettings } from './paper-methods.js';
 export { formatTable, percent, signed, stat, type Stat } from './stats.js';
 export { htmlReport, writeFigures } from './report/figures.js';

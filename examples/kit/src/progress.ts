@@ -13,6 +13,23 @@ export interface ProgressEvent {
   detail: string;
 }
 
+/** 'guided seed 1  epoch 2/3  step 40/93  loss 0.5123  rebalance m1', with a bar when asked. */
+export function progressLine(p: ProgressEvent, o: { bar?: boolean } = {}): string {
+  if (p.phase === 'evaluate') return `${p.label}  epoch ${Math.min(p.epoch + 1, p.epochs)}/${p.epochs}  evaluating…`;
+  const width = 20;
+  const filled = Math.round((width * (p.step + 1)) / p.stepsPerEpoch);
+  const bar = o.bar ? `[${'#'.repeat(filled)}${'.'.repeat(Math.max(0, width - filled))}] ` : '';
+  return `${p.label}  epoch ${p.epoch + 1}/${p.epochs}  ${bar}step ${p.step + 1}/${p.stepsPerEpoch}  loss ${p.loss.toFixed(4)}${p.detail ? `  ${p.detail}` : ''}`;
+}
+
+/** How much of a run is done at this event: steps taken over all planned steps (0…1). */
+export function progressFraction(p: ProgressEvent): number {
+  const steps = p.epochs * p.stepsPerEpoch;
+  if (steps <= 0) return 0;
+  const done = p.phase === 'evaluate' ? Math.min(p.epoch + 1, p.epochs) * p.stepsPerEpoch : p.epoch * p.stepsPerEpoch + p.step + 1;
+  return Math.min(1, done / steps);
+}
+
 /**
  * One status line per run: redrawn in place on a terminal, printed every `every` steps otherwise
  * (logs, CI) or with `quiet`.
@@ -29,15 +46,7 @@ export function createProgressPrinter(options: { tty?: boolean; quiet?: boolean;
   let lastLine = '';
   return {
     update: (p) => {
-      let line: string;
-      if (p.phase === 'evaluate') {
-        line = `${p.label}  epoch ${Math.min(p.epoch + 1, p.epochs)}/${p.epochs}  evaluating…`;
-      } else {
-        const width = 20;
-        const filled = Math.round((width * (p.step + 1)) / p.stepsPerEpoch);
-        const bar = live ? `[${'#'.repeat(filled)}${'.'.repeat(Math.max(0, width - filled))}] ` : '';
-        line = `${p.label}  epoch ${p.epoch + 1}/${p.epochs}  ${bar}step ${p.step + 1}/${p.stepsPerEpoch}  loss ${p.loss.toFixed(4)}${p.detail ? `  ${p.detail}` : ''}`;
-      }
+      const line = progressLine(p, { bar: live });
       if (live) {
         write(`\r${line.padEnd(lastLine.length)}`);
         lastLine = line;

@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { BalancedTrainer, StepMetrics, StoredTensor } from '@mm/balance';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { join } from 'node:path';
+import { CheckpointError, type BalancedTrainer, type StepMetrics, type StoredTensor } from '@mm/balance';
 import type { MultiModalBatch } from '@mm/datasets';
 import { toLabeledBatch, type BatchSource } from '@mm/metrics';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { checkpointDir, loadCheckpoint, readCheckpointLoop, RunCheckpointError, saveCheckpoint } from './checkpoint.js';
 import type { ProgressEvent } from './progress.js';
 
 export interface StepLog {
@@ -96,6 +98,11 @@ interface LoopState {
 
 const BEST = 'best/';
 
+/** Epochs a run's checkpoint holds (0 without one): where `trainEpochs` in that folder will continue. */
+export function checkpointedEpochs(runDir: string): number {
+  return readCheckpointLoop<LoopState>(runDir)?.epochs.length ?? 0;
+}
+
 function learningRateOf(optimizer: tf.Optimizer): number | null {
   const rate = (optimizer as unknown as { learningRate?: unknown }).learningRate;
   return typeof rate === 'number' ? rate : null;
@@ -125,14 +132,22 @@ export async function trainEpochs<M extends StepMetrics>(o: TrainLoopOptions<M>)
     if (JSON.stringify(saved.loop.identity) !== JSON.stringify(state.identity)) {
       throw new Error(`the checkpoint in ${o.dir} was made with other settings (${JSON.stringify(saved.loop.identity)}, now ${JSON.stringify(state.identity)}); resume it with its own settings or start another run`);
     }
-    await trainer.restore(saved.trainer);
+    checkLoopState(saved.loop, saved.extra, saved.trainer.json?.step, model, stateFile(o.dir));
+    try {
+      await trainer.restore(saved.trainer);
+    } catch (error) {
+      if (!CheckpointError.isInstance(error)) throw error;
+      throw new RunCheckpointError(stateFile(o.dir), error.message, { cause: error });
+    }
     state = saved.loop;
     best = saved.extra;
     if (o.schedule) o.schedule.restore(state.schedule);
   }
 
   const started = Date.now();
-  const elapsed = () => state.seconds + (Date.now() - started) / 1000;
+  // Seconds of earlier sessions of this run (from its checkpoint), plus this session's.
+  const before = state.seconds;
+  const elapsed = () => before + (Date.now() - started) / 1000;
   const lastEpoch = state.epochs.at(-1);
   let reachedTarget = lastEpoch !== undefined && o.stopAtTrainAccuracy !== undefined && (lastEpoch.trainAccuracy ?? 0) >= o.stopAtTrainAccuracy;
   const progress = (event: Omit<ProgressEvent, 'label' | 'epochs' | 'stepsPerEpoch'>) => o.progress?.({ label: o.label ?? '', epochs: o.epochs, stepsPerEpoch: o.stepsPerEpoch, ...event });
@@ -207,6 +222,33 @@ export async function trainEpochs<M extends StepMetrics>(o: TrainLoopOptions<M>)
     }
   });
   return { epochs: state.epochs, steps: state.steps, best: state.best, reachedTarget, seconds: elapsed() };
+}
+
+const stateFile = (dir: string) => join(checkpointDir(dir), 'state.json');
+
+/**
+ * The loop's part of a checkpoint, checked before the run continues from it: epoch logs that end
+ * at the trainer's step, and best-validation weights of the model's shapes once there is a best
+ * epoch (a tampered or mixed-up checkpoint would otherwise fail later, or evaluate wrong weights).
+ */
+function checkLoopState(loop: LoopState, extra: Record<string, StoredTensor>, trainerStep: unknown, model: tfl.LayersModel, file: string): void {
+  const fail = (problem: string): never => {
+    throw new RunCheckpointError(file, problem);
+  };
+  if (!Array.isArray(loop.epochs) || !loop.epochs.every((e) => e !== null && typeof e === 'object' && Number.isInteger(e.epoch) && Number.isInteger(e.step))) fail('the loop state has no list of epoch logs');
+  if (!Array.isArray(loop.steps)) fail('the loop state has no list of steps');
+  if (typeof loop.seconds !== 'number') fail('the loop state has no seconds');
+  if (loop.epochs.some((e, i) => e.epoch !== i)) fail(`the epoch logs are not epochs 0…${loop.epochs.length - 1}`);
+  const last = loop.epochs.at(-1);
+  if (last && last.step !== trainerStep) fail(`the last epoch log ends at step ${last.step}, the trainer's state at step ${JSON.stringify(trainerStep)}`);
+  if ((loop.best === null) !== (loop.epochs.length === 0)) fail('the best epoch and the epoch logs disagree');
+  if (loop.best === null) return;
+  if (typeof loop.best !== 'object' || !Number.isInteger(loop.best.epoch) || loop.best.epoch >= loop.epochs.length) fail(`the best epoch ${JSON.stringify(loop.best)} is not one of the ${loop.epochs.length} epochs`);
+  for (const w of model.weights) {
+    const stored = extra[`${BEST}${w.originalName}`];
+    if (!stored) fail(`the best weights lack ${w.originalName}`);
+    if (stored.shape.join(',') !== w.shape.join(',')) fail(`the best weight ${w.originalName} has shape [${stored.shape}], the model's [${w.shape}]`);
+  }
 }
 
 /** PyTorch's ReduceLROnPlateau (mode min on the epoch's mean training loss, relative threshold 1e-4, no cooldown). */

@@ -6,9 +6,11 @@ import { AuxiliaryHeads } from './fusion/auxiliary-heads.js';
 import { ModelView, type ForwardOutputs, type FusionDeclaration } from './fusion/model-view.js';
 import type { Balancer, BalancerState, EpochContext, Gradients, ModalityLogitSource, StepContext, StepMetrics } from './balancer.js';
 import { checkRequirements } from './requirements.js';
-import { TrainingDivergedError } from './errors.js';
+import { CheckpointError, TrainingDivergedError } from './errors.js';
+import { checkCheckpoint, checkFinite, checkFits } from './checkpoint-validation.js';
 import { Vanilla } from './methods/vanilla.js';
 import { oneHotLabels } from './losses.js';
+import { disposeOptimizer } from './optimizer-copy.js';
 
 export interface BalancedTrainerOptions<M extends StepMetrics> {
   /** Your tfjs model: one input per modality; fusion by MMTM, late (concat/sum), a shared head, or one head per modality. */
@@ -80,8 +82,21 @@ export interface TrainerCheckpoint {
     skippedSteps: number;
     balancer: { name: string; state: Record<string, unknown> };
     optimizer: { className: string; iterations: number; slots: number };
+    /** Host-side state of layers that keep some (`hostState()`), by layer name: e.g. a seeded dropout's mask stream. */
+    layers?: Record<string, unknown>;
   };
   tensors: Record<string, StoredTensor>;
+}
+
+/** A layer whose state lives outside its weights; the trainer's checkpoint carries it. */
+interface HostStateLayer {
+  name: string;
+  hostState(): unknown;
+  setHostState(state: unknown): void;
+}
+
+function hostStateLayers(model: LayersModel): HostStateLayer[] {
+  return model.layers.filter((l): l is typeof l & HostStateLayer => typeof (l as Partial<HostStateLayer>).hostState === 'function' && typeof (l as Partial<HostStateLayer>).setHostState === 'function');
 }
 
 export const CHECKPOINT_FORMAT = 'mm-balance-trainer/1';
@@ -92,9 +107,8 @@ function store(tensor: tf.Tensor): StoredTensor {
   return { shape: [...tensor.shape], dtype, data: dtype === 'int32' ? Int32Array.from(values) : Float32Array.from(values) };
 }
 
-function load(name: string, stored: StoredTensor): tf.Tensor {
-  const size = stored.shape.reduce((a, b) => a * b, 1);
-  if (stored.data.length !== size) throw new Error(`checkpoint tensor ${name}: shape [${stored.shape}] needs ${size} values, it holds ${stored.data.length}`);
+/** A stored tensor (already checked) as a tfjs tensor. */
+function load(stored: StoredTensor): tf.Tensor {
   return tf.tensor(stored.data, stored.shape, stored.dtype);
 }
 
@@ -344,58 +358,107 @@ export class BalancedTrainer<M extends StepMetrics = StepMetrics> {
         skippedSteps: this.skipped,
         balancer: { name: this.balancer.name, state: balancer.json },
         optimizer: { className: this.optimizer.getClassName(), iterations: iterationCount, slots: slotWeights.length },
+        layers: Object.fromEntries(hostStateLayers(this.model).map((l) => [l.name, l.hostState()])),
       },
       tensors,
     };
   }
 
-  /** Continues from a checkpoint made by a trainer with the same model, optimizer type and balancer. */
+  /**
+   * Continues from a checkpoint made by a trainer with the same model, optimizer type and
+   * balancer. Everything is checked before anything changes (format, counters, every tensor's
+   * shape, dtype and finiteness, the balancer's own state): a checkpoint that does not fit is a
+   * CheckpointError and leaves this trainer as it was.
+   */
   async restore(checkpoint: TrainerCheckpoint): Promise<void> {
     this.checkUsable();
-    if (checkpoint?.format !== CHECKPOINT_FORMAT) throw new Error(`not a trainer checkpoint (format ${JSON.stringify(checkpoint?.format)}, expected ${CHECKPOINT_FORMAT})`);
-    const { json, tensors } = checkpoint;
-    if (json.balancer.name !== this.balancer.name) throw new Error(`the checkpoint was made with ${json.balancer.name}, this trainer runs ${this.balancer.name}`);
-    if (json.optimizer.className !== this.optimizer.getClassName()) throw new Error(`the checkpoint's optimizer is ${json.optimizer.className}, this trainer's is ${this.optimizer.getClassName()}`);
+    const { json, tensors } = checkCheckpoint(checkpoint, CHECKPOINT_FORMAT);
+    if (json.balancer.name !== this.balancer.name) throw new CheckpointError(`the checkpoint was made with ${json.balancer.name}, this trainer runs ${this.balancer.name}`);
+    if (json.optimizer.className !== this.optimizer.getClassName()) throw new CheckpointError(`the checkpoint's optimizer is ${json.optimizer.className}, this trainer's is ${this.optimizer.getClassName()}`);
     const modelNames = this.model.weights.map((w) => `model/${w.originalName}`);
     const stored = Object.keys(tensors).filter((n) => n.startsWith('model/'));
     const missing = modelNames.filter((n) => !(n in tensors));
     const extra = stored.filter((n) => !modelNames.includes(n));
     if (missing.length || extra.length) {
-      throw new Error(
+      throw new CheckpointError(
         `the checkpoint does not fit this model:${missing.length ? ` missing ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''};` : ''}${extra.length ? ` unexpected ${extra.slice(0, 5).join(', ')};` : ''} was it made with another model or other settings?`,
       );
     }
-    for (const w of this.model.weights) {
-      const s = tensors[`model/${w.originalName}`];
-      if (JSON.stringify(s.shape) !== JSON.stringify(w.shape)) throw new Error(`checkpoint tensor model/${w.originalName} has shape [${s.shape}], the model's weight has [${w.shape}]`);
+    for (const w of this.model.weights) checkFits(`model/${w.originalName}`, tensors[`model/${w.originalName}`], w, "the model's weight");
+    this.aux?.variables.forEach((v, i) => {
+      const s = tensors[`aux/${i}`];
+      if (!s) throw new CheckpointError(`the checkpoint has no auxiliary head tensor aux/${i}; was it made with a method without auxiliary heads?`);
+      checkFits(`aux/${i}`, s, v, "the auxiliary head's");
+    });
+    // tfjs optimizers keep at most three slots per variable (RMSProp centered).
+    if (json.optimizer.slots % this.variables.length !== 0 || json.optimizer.slots > 3 * this.variables.length) {
+      throw new CheckpointError(`the checkpoint has ${json.optimizer.slots} optimizer slots, not 0 to 3 per variable of this trainer's ${this.variables.length}`);
     }
-    tf.tidy(() => {
-      for (const w of this.model.weights) w.write(load(w.originalName, tensors[`model/${w.originalName}`]));
-      this.aux?.variables.forEach((v, i) => {
-        const s = tensors[`aux/${i}`];
-        if (!s) throw new Error(`the checkpoint has no auxiliary head tensor aux/${i}; was it made with a method without auxiliary heads?`);
-        if (JSON.stringify(s.shape) !== JSON.stringify(v.shape)) throw new Error(`checkpoint tensor aux/${i} has shape [${s.shape}], the auxiliary head's is [${v.shape}]`);
-        v.assign(load(`aux/${i}`, s));
-      });
+    const slotNames = Array.from({ length: json.optimizer.slots }, (_, i) => `optimizer/${String(i).padStart(5, '0')}`);
+    slotNames.forEach((name, i) => {
+      if (!tensors[name]) throw new CheckpointError(`the checkpoint lacks optimizer slot ${name}`);
+      // The trainer hands the optimizer every variable in the same order, so slot i belongs to variable i mod n.
+      checkFits(name, tensors[name], this.variables[i % this.variables.length], `its variable ${this.variables[i % this.variables.length].name}`);
     });
-    const slots = Array.from({ length: json.optimizer.slots }, (_, i) => {
-      const name = `optimizer/${String(i).padStart(5, '0')}`;
-      if (!tensors[name]) throw new Error(`the checkpoint lacks optimizer slot ${name}`);
-      return { name, tensor: load(name, tensors[name]) };
-    });
-    const iterations = tf.scalar(json.optimizer.iterations, 'int32');
+
+    for (const [name, t] of Object.entries(tensors)) if (name.startsWith('balancer/')) checkFinite(name, t);
+    // The balancer checks its own state; if it refuses, it is put back as it was. A tensor it
+    // holds already must come back with the same shape and dtype.
+    const previous = this.balancer.state();
     try {
-      if (slots.length > 0 || json.optimizer.iterations > 0) await this.optimizer.setWeights([{ name: 'iter', tensor: iterations }, ...slots]);
-    } finally {
-      // setWeights copies the slots into the optimizer's own variables and only reads the iteration count.
-      tf.dispose([iterations, ...slots.map((s) => s.tensor)]);
+      for (const [name, t] of Object.entries(previous.tensors ?? {})) {
+        const saved = tensors[`balancer/${name}`];
+        if (saved) checkFits(`balancer/${name}`, saved, t, `the balancer's own ${name}`);
+      }
+    } catch (error) {
+      tf.dispose(Object.values(previous.tensors ?? {}));
+      throw error;
     }
+    // Layers with host state take theirs (a checkpoint from before they saved any leaves them as
+    // they are); one that refuses puts every layer back.
+    const layers = json.layers ?? {};
+    const hostLayers = hostStateLayers(this.model).filter((l) => (layers as Record<string, unknown>)[l.name] !== undefined);
+    const previousHost = hostLayers.map((l) => l.hostState());
+    try {
+      for (const l of hostLayers) l.setHostState((layers as Record<string, unknown>)[l.name]);
+    } catch (error) {
+      hostLayers.forEach((l, i) => l.setHostState(previousHost[i]));
+      tf.dispose(Object.values(previous.tensors ?? {}));
+      throw new CheckpointError(`the checkpoint's layer state cannot be restored: ${(error as Error).message}`, { cause: error });
+    }
+
     const balancerTensors: Record<string, tf.Tensor> = {};
-    for (const [name, s] of Object.entries(tensors)) if (name.startsWith('balancer/')) balancerTensors[name.slice('balancer/'.length)] = load(name, s);
+    for (const [name, s] of Object.entries(tensors)) if (name.startsWith('balancer/')) balancerTensors[name.slice('balancer/'.length)] = load(s);
     try {
       this.balancer.restore({ json: json.balancer.state, tensors: balancerTensors });
+    } catch (error) {
+      hostLayers.forEach((l, i) => l.setHostState(previousHost[i]));
+      try {
+        this.balancer.restore(previous);
+      } catch {
+        // Its own state came from state() just above; nothing better to restore.
+      }
+      throw new CheckpointError(`the checkpoint's ${json.balancer.name} state cannot be restored: ${(error as Error).message}`, { cause: error });
     } finally {
-      tf.dispose(Object.values(balancerTensors));
+      tf.dispose([...Object.values(balancerTensors), ...Object.values(previous.tensors ?? {})]);
+    }
+
+    tf.tidy(() => {
+      for (const w of this.model.weights) w.write(load(tensors[`model/${w.originalName}`]));
+      this.aux?.variables.forEach((v, i) => v.assign(load(tensors[`aux/${i}`])));
+    });
+    const slots = slotNames.map((name) => ({ name, tensor: load(tensors[name]) }));
+    const iterations = tf.scalar(json.optimizer.iterations, 'int32');
+    // A trainer that has stepped already: its optimizer's slot variables are replaced, not reused.
+    const [currentIterations, ...currentSlots] = await this.optimizer.getWeights();
+    try {
+      if (slots.length > 0 || json.optimizer.iterations > 0 || currentSlots.length > 0) {
+        await this.optimizer.setWeights([{ name: 'iter', tensor: iterations }, ...slots]);
+        tf.dispose(currentSlots.map((w) => w.tensor));
+      }
+    } finally {
+      // setWeights copies the slots into the optimizer's own variables and only reads the iteration count.
+      tf.dispose([iterations, ...slots.map((s) => s.tensor), ...(currentIterations ? [currentIterations.tensor] : [])]);
     }
     this.stepIndex = json.step;
     this.epochIndex = json.epoch;
@@ -410,10 +473,7 @@ export class BalancedTrainer<M extends StepMetrics = StepMetrics> {
     this.disposed = true;
     this.balancer.dispose?.();
     this.aux?.dispose();
-    this.optimizer.dispose();
-    // tfjs 4.22's MomentumOptimizer.dispose() skips the learning-rate scalar `c` of its parent class.
-    const c = (this.optimizer as unknown as { c?: tf.Tensor }).c;
-    if (c && !c.isDisposed) c.dispose();
+    disposeOptimizer(this.optimizer);
   }
 
   private checkUsable(): void {

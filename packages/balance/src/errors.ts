@@ -48,3 +48,15 @@ export class IncompatibleModelError extends BalanceError {
     );
   }
 }
+
+/**
+ * A checkpoint or saved state that cannot be restored: from another version, truncated, made for
+ * another model or method, or with tampered counters, shapes or values. Raised before anything
+ * changed: the trainer (model, optimizer, balancer, counters) is as it was.
+ */
+export class CheckpointError extends BalanceError {
+  override readonly name = 'CheckpointError';
+  constructor(problem: string, options?: { cause?: unknown }) {
+    super(problem, options);
+  }
+}

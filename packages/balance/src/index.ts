@@ -1,7 +1,7 @@
 export { BalancedTrainer, CHECKPOINT_FORMAT, type BalancedTrainerOptions, type EpochOptions, type Evaluation, type StepResult, type StoredTensor, type TrainerCheckpoint } from './balanced-trainer.js';
 export type { AttachContext, Balancer, BalancerState, EpochContext, Gradients, ModalityLogitSource, Requirements, StepContext, StepMetrics } from './balancer.js';
 export { ModelView, type Capability, type ForwardOutputs, type FusionDeclaration, type FusionKind } from './fusion/model-view.js';
-export { BalanceError, IncompatibleModelError, TrainingDivergedError } from './errors.js';
+export { BalanceError, CheckpointError, IncompatibleModelError, TrainingDivergedError } from './errors.js';
 export { checkRequirements, methodsFor, unmetRequirements } from './requirements.js';
 export { METHODS, methodEntry, type MethodContext, type MethodEntry } from './methods/index.js';
 export { Greedy, type GreedyMetrics, type GreedyOptions } from './methods/greedy.js';

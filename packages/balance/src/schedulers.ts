@@ -1,5 +1,16 @@
 import type { LearningSpeedTracker } from '@mm/metrics';
+import { CheckpointError } from './errors.js';
 import { Mulberry32 } from './random.js';
+
+/** A saved scheduler field, checked: `test` says what is allowed, in words for the message. */
+function field<T>(state: SchedulerState, key: string, test: (v: unknown) => boolean, allowed: string): T {
+  const value = state[key];
+  if (!test(value)) throw new CheckpointError(`saved ${state.name} scheduler: ${key} must be ${allowed}, got ${JSON.stringify(value) ?? String(value)}`);
+  return value as T;
+}
+const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+const isStepKind = (v: unknown) =>
+  v !== null && typeof v === 'object' && ((v as StepKind).type === 'regular' || ((v as StepKind).type === 'rebalance' && isCount((v as { modality: unknown }).modality)));
 
 /** What a training step does: a regular step, or a re-balancing step that accelerates modality k. */
 export type StepKind = { type: 'regular' } | { type: 'rebalance'; modality: number };
@@ -107,11 +118,16 @@ export class GuidedScheduler implements Scheduler {
   }
 
   static fromJSON(state: SchedulerState): GuidedScheduler {
-    const s = new GuidedScheduler({ alpha: state.alpha as number, windowSize: state.windowSize as number, warmupSteps: state.warmupSteps as number });
-    s.step = state.step as number;
-    s.remaining = state.remaining as number;
-    s.modality = state.modality as number;
-    s.lastDSpeed = (state.lastDSpeed as number | null) ?? null;
+    const windowSize = field<number>(state, 'windowSize', (v) => isCount(v) && (v as number) >= 1, 'an integer ≥ 1');
+    const s = new GuidedScheduler({
+      alpha: field<number>(state, 'alpha', (v) => typeof v === 'number' && v >= 0 && Number.isFinite(v), 'a finite number ≥ 0'),
+      windowSize,
+      warmupSteps: field<number>(state, 'warmupSteps', isCount, 'an integer ≥ 0'),
+    });
+    s.step = field<number>(state, 'step', isCount, 'an integer ≥ 0');
+    s.remaining = field<number>(state, 'remaining', (v) => isCount(v) && (v as number) <= windowSize, `an integer in 0…${windowSize} (the window size)`);
+    s.modality = field<number>(state, 'modality', isCount, 'an integer ≥ 0');
+    s.lastDSpeed = field<number | null>(state, 'lastDSpeed', (v) => v === null || Number.isFinite(v), 'a finite number or null');
     return s;
   }
 }
@@ -161,16 +177,19 @@ export class RandomScheduler implements Scheduler {
   }
 
   static fromJSON(state: SchedulerState): RandomScheduler {
-    const s = new RandomScheduler({ warmupSteps: state.warmupSteps as number, numModalities: state.numModalities as number });
-    s.step = state.step as number;
-    s.rng.state = state.rngState as number;
-    s.pending = (state.pending as StepKind | null) ?? undefined;
+    const numModalities = field<number>(state, 'numModalities', (v) => isCount(v) && (v as number) >= 1, 'an integer ≥ 1');
+    const s = new RandomScheduler({ warmupSteps: field<number>(state, 'warmupSteps', isCount, 'an integer ≥ 0'), numModalities });
+    s.step = field<number>(state, 'step', isCount, 'an integer ≥ 0');
+    s.rng.state = field<number>(state, 'rngState', (v) => isCount(v) && (v as number) <= 0xffffffff, 'a 32-bit unsigned integer');
+    const pending = field<StepKind | null>(state, 'pending', (v) => v === null || (isStepKind(v) && ((v as StepKind).type === 'regular' || (v as { modality: number }).modality < numModalities)), `null or a step kind of one of ${numModalities} modalities`);
+    s.pending = pending ?? undefined;
     return s;
   }
 }
 
 /** Rebuilds a scheduler from its `toJSON()` state. */
 export function schedulerFromJSON(state: SchedulerState): Scheduler {
+  if (state === null || typeof state !== 'object') throw new CheckpointError(`saved scheduler state must be an object with a name, got ${JSON.stringify(state)}`);
   switch (state.name) {
     case 'vanilla':
       return new VanillaScheduler();
@@ -179,6 +198,6 @@ export function schedulerFromJSON(state: SchedulerState): Scheduler {
     case 'random':
       return RandomScheduler.fromJSON(state);
     default:
-      throw new Error(`unknown scheduler '${state.name}' in saved state (expected vanilla, guided or random)`);
+      throw new CheckpointError(`unknown scheduler '${String(state.name)}' in saved state (expected vanilla, guided or random)`);
   }
 }

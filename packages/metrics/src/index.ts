@@ -2,6 +2,7 @@ export { conditionalUtilizationRate, UndefinedUtilizationError, utilizationImbal
 export {
   groupSquaredNorms,
   LearningSpeedTracker,
+  SavedStateError,
   type EffectiveUpdates,
   type LearningSpeedOptions,
   type LearningSpeedState,

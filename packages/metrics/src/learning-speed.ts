@@ -32,6 +32,11 @@ export interface LearningSpeedOptions {
   logBase?: number;
 }
 
+/** Saved state (e.g. from a checkpoint) that cannot be restored: truncated, from another version, or tampered with. */
+export class SavedStateError extends Error {
+  override readonly name = 'SavedStateError';
+}
+
 export interface LearningSpeedState {
   numModalities: number;
   logBase: number;
@@ -129,11 +134,27 @@ export class LearningSpeedTracker {
     };
   }
 
+  /** Rebuilds a tracker from `toJSON()`; anything else (truncated, tampered, NaN totals) is a SavedStateError. */
   static fromJSON(state: LearningSpeedState): LearningSpeedTracker {
-    const t = new LearningSpeedTracker({ numModalities: state.numModalities, logBase: state.logBase });
-    if (state.branchTotals.length !== state.numModalities || state.fusionTotals.length !== state.numModalities) {
-      throw new Error('learning speed state is inconsistent: totals do not match numModalities');
+    const fail = (problem: string): never => {
+      throw new SavedStateError(`learning speed state: ${problem}`);
+    };
+    if (state === null || typeof state !== 'object') fail(`expected an object, got ${JSON.stringify(state)}`);
+    // toJSON writes the base: a state without one is truncated, not "the default".
+    if (typeof state.logBase !== 'number') fail(`logBase must be a number, got ${JSON.stringify(state.logBase)}`);
+    let t: LearningSpeedTracker;
+    try {
+      t = new LearningSpeedTracker({ numModalities: state.numModalities, logBase: state.logBase });
+    } catch (error) {
+      return fail((error as Error).message);
     }
+    for (const key of ['branchTotals', 'fusionTotals'] as const) {
+      const totals: unknown = state[key];
+      if (!Array.isArray(totals) || totals.length !== t.numModalities || !Array.from(totals).every((v) => typeof v === 'number' && Number.isFinite(v) && v >= 0)) {
+        fail(`${key} must be ${t.numModalities} finite numbers ≥ 0 (one per modality), got ${JSON.stringify(totals)}`);
+      }
+    }
+    if (!(Number.isSafeInteger(state.steps) && state.steps >= 0)) fail(`steps must be an integer ≥ 0, got ${JSON.stringify(state.steps)}`);
     t.branchTotals = [...state.branchTotals];
     t.fusionTotals = [...state.fusionTotals];
     t.steps = state.steps;

@@ -1,27 +1,44 @@
-"""Reference logits of the PyTorch InceptionI3d (piergiaj/pytorch-i3d topology) for the tfjs import test.
+"""Reference logits of the PyTorch InceptionI3d (piergiaj/pytorch-i3d) for the tfjs import test.
 
-Builds the InceptionI3d topology in plain PyTorch: Unit3D = Conv3d (no bias) + BatchNorm3d(eps 1e-3,
-momentum 0.01) + ReLU with TensorFlow-SAME padding computed from the input size, max pools that
-zero-pad to SAME before pooling, inception modules b0 / b1a→b1b / b2a→b2b / b3a(max pool)→b3b,
-then AvgPool3d([2, 7, 7], stride 1) → Dropout → 1×1×1 logits Conv3d with bias → mean over time.
-(For inputs below 193×193 or 9 frames the pool window is clipped to the feature map, as the tfjs
-model does; at the port's sizes it is exactly [2, 7, 7].) Random weights and random BatchNorm
-running statistics, eval mode. Writes into OUT_DIR:
+The port itself is not installable, so this is our own plain-PyTorch re-write of its layout:
+Unit3D = Conv3d (no bias) + BatchNorm3d(eps 1e-3, momentum 0.01) + ReLU with TensorFlow-SAME
+padding computed from the input size, max pools that zero-pad to SAME before pooling,
+inception modules b0 / b1a→b1b / b2a→b2b / b3a(max pool)→b3b concatenated in that order, then
+AvgPool3d([2, 7, 7], stride 1) → Dropout → 1×1×1 logits Conv3d with bias, whose output
+[batch, classes, time, h, w] is what the port's forward squeezes ([batch, classes, time] when
+h = w = 1, i.e. inputs up to 224 px; the port averages over time only in its callers). For
+inputs below 193×193 or 9 frames the pool window is clipped to the feature map, as the tfjs
+model does (the port's AvgPool3d would raise there).
+
+Weights are made to matter: kaiming-normal convolutions (the logits keep PyTorch's default) with
+a random logits bias, random BatchNorm weight and bias, and running statistics from a real
+forward pass, then perturbed (reference_tools.calibrate_batch_norm); BATCH different inputs;
+eval mode. Writes into OUT_DIR:
   weights.safetensors  the state_dict with the port's names, F32 (+ I64 num_batches_tracked)
-  input.safetensors    'input': a fixed random batch, NCDHW
-  logits.safetensors   'logits': [batch, classes]
+  input.safetensors    'input': BATCH random clips, NCDHW
+  logits.safetensors   'logits': [batch, classes], the mean over time and space (the tfjs default)
+                       'per_position': [batch, classes, time, h, w], the logits convolution's output
+                       'logits_padding_flipped': [batch, classes], a control: the same network with
+                       every odd SAME padding's extra row put first instead of last
 and prints one JSON line with the parameter count.
 
 Usage: python3 torch_i3d_reference.py OUT_DIR NUM_CLASSES CHANNELS FRAMES HEIGHT WIDTH BATCH SEED
 """
 import json
+import math
 import os
-import struct
 import sys
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from reference_tools import calibrate_batch_norm, randomize_batch_norm_affine, save_safetensors
+
+# Clips in the BatchNorm calibration batch: enough for ≥ 32 values per channel at Mixed_5c (a
+# 64-px clip leaves a 1×2×2 map there, and two clips gave running variances of 1e-5 whose
+# 1/√(var + eps) made the logits ill-conditioned).
+CALIBRATION_VALUES = 32
 
 
 def same_padding(size, kernel, stride):
@@ -29,8 +46,11 @@ def same_padding(size, kernel, stride):
     return total // 2, total - total // 2
 
 
-def pad_same(x, kernel, stride):
-    (t0, t1), (h0, h1), (w0, w1) = (same_padding(n, k, s) for n, k, s in zip(x.shape[2:], kernel, stride))
+def pad_same(x, kernel, stride, extra_first=False):
+    pads = [same_padding(n, k, s) for n, k, s in zip(x.shape[2:], kernel, stride)]
+    if extra_first:
+        pads = [(after, before) for before, after in pads]
+    (t0, t1), (h0, h1), (w0, w1) = pads
     return F.pad(x, (w0, w1, h0, h1, t0, t1))
 
 
@@ -38,11 +58,12 @@ class Unit3D(nn.Module):
     def __init__(self, cin, cout, kernel=(1, 1, 1), stride=(1, 1, 1), batch_norm=True, relu=True, bias=False):
         super().__init__()
         self.kernel, self.stride, self.relu = kernel, stride, relu
+        self.extra_first = False
         self.conv3d = nn.Conv3d(cin, cout, kernel, stride, padding=0, bias=bias)
         self.bn = nn.BatchNorm3d(cout, eps=0.001, momentum=0.01) if batch_norm else None
 
     def forward(self, x):
-        x = self.conv3d(pad_same(x, self.kernel, self.stride))
+        x = self.conv3d(pad_same(x, self.kernel, self.stride, self.extra_first))
         if self.bn is not None:
             x = self.bn(x)
         return F.relu(x) if self.relu else x
@@ -52,9 +73,10 @@ class MaxPoolSame(nn.Module):
     def __init__(self, kernel, stride):
         super().__init__()
         self.kernel, self.stride = kernel, stride
+        self.extra_first = False
 
     def forward(self, x):
-        return F.max_pool3d(pad_same(x, self.kernel, self.stride), self.kernel, self.stride)
+        return F.max_pool3d(pad_same(x, self.kernel, self.stride, self.extra_first), self.kernel, self.stride)
 
 
 class Inception(nn.Module):
@@ -115,25 +137,7 @@ class InceptionI3d(nn.Module):
             x = getattr(self, name)(x)
         t, h, w = x.shape[2:]
         x = F.avg_pool3d(x, (min(2, t), min(7, h), min(7, w)), stride=1)
-        x = self.logits(self.dropout(x))
-        return x.flatten(2).mean(2)
-
-
-def save_safetensors(path, tensors):
-    dtypes = {torch.float32: "F32", torch.int64: "I64"}
-    header, blobs, offset = {}, [], 0
-    for name, tensor in tensors.items():
-        data = tensor.detach().contiguous().cpu().numpy().tobytes()
-        header[name] = {"dtype": dtypes[tensor.dtype], "shape": list(tensor.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    encoded = json.dumps(header).encode("utf-8")
-    encoded += b" " * (-len(encoded) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(encoded)))
-        f.write(encoded)
-        for blob in blobs:
-            f.write(blob)
+        return self.logits(self.dropout(x))
 
 
 def main():
@@ -144,19 +148,26 @@ def main():
     model = InceptionI3d(num_classes, channels)
     with torch.no_grad():
         for module in model.modules():
-            if isinstance(module, nn.BatchNorm3d):
-                module.weight.uniform_(0.5, 1.5)
-                module.bias.normal_(0.0, 0.1)
-                module.running_mean.normal_(0.0, 0.1)
-                module.running_var.uniform_(0.5, 1.5)
-                module.num_batches_tracked.fill_(7)
-    model.eval()
+            if isinstance(module, Unit3D) and module.bn is not None:
+                nn.init.kaiming_normal_(module.conv3d.weight, mode="fan_in", nonlinearity="relu")
+        model.logits.conv3d.bias.normal_(0.0, 0.5)
+    randomize_batch_norm_affine(model)
+    deepest_map = math.ceil(frames / 8) * math.ceil(height / 32) * math.ceil(width / 32)
+    calibration_batch = math.ceil(CALIBRATION_VALUES / deepest_map)
+    calibrate_batch_norm(model, torch.rand(calibration_batch, channels, frames, height, width) * 2 - 1)
     inputs = torch.rand(batch, channels, frames, height, width) * 2 - 1
     with torch.no_grad():
-        logits = model(inputs)
+        per_position = model(inputs)
+        for module in model.modules():
+            if hasattr(module, "extra_first"):
+                module.extra_first = True
+        padding_flipped = model(inputs).mean((2, 3, 4))
     save_safetensors(f"{out_dir}/weights.safetensors", model.state_dict())
     save_safetensors(f"{out_dir}/input.safetensors", {"input": inputs})
-    save_safetensors(f"{out_dir}/logits.safetensors", {"logits": logits})
+    save_safetensors(
+        f"{out_dir}/logits.safetensors",
+        {"logits": per_position.mean((2, 3, 4)), "per_position": per_position, "logits_padding_flipped": padding_flipped},
+    )
     params = sum(p.numel() for p in model.parameters())
     print(json.dumps({"parameters": params, "torch": torch.__version__}))
 

@@ -1,85 +1,29 @@
-"""Reference logits of torchvision's ResNet18 for the tfjs weight-import test.
+"""Reference logits of torchvision's resnet18 for the tfjs weight-import test.
 
-Builds torchvision's resnet18 topology in plain PyTorch (torchvision itself is not needed),
-gives it random weights and random BatchNorm running statistics (so that eval-mode BatchNorm
-is exercised), and writes, into OUT_DIR:
+Builds torchvision.models.resnet18 itself (torchvision 0.14, Debian's python3-torchvision;
+weights=None, nothing is downloaded), with torchvision's own initialisation, random BatchNorm
+weight and bias, and BatchNorm running statistics taken from a real forward pass and then
+perturbed (see reference_tools.calibrate_batch_norm), so that the eval-mode logits depend on
+every convolution, padding and statistic. For CHANNELS != 3 the stem convolution is replaced by
+the same Conv2d with CHANNELS inputs. Writes into OUT_DIR:
   weights.safetensors  the state_dict, torchvision names, F32 (+ I64 num_batches_tracked)
-  input.safetensors    'input': a fixed random batch, NCHW
-  logits.safetensors   'logits': model(input) in eval mode
-and prints one JSON line with the parameter count.
+  input.safetensors    'input': BATCH random images (NCHW), different from the calibration batch
+  logits.safetensors   'logits': model(input) in eval mode, [BATCH, NUM_CLASSES]
+and prints one JSON line with the parameter count and the torch / torchvision versions.
 
 Usage: python3 torch_resnet18_reference.py OUT_DIR NUM_CLASSES CHANNELS HEIGHT WIDTH BATCH SEED
-The safetensors files are written with struct + json only (no extra package).
 """
 import json
 import os
-import struct
 import sys
 
 import torch
 import torch.nn as nn
+import torchvision
 
+from reference_tools import calibrate_batch_norm, randomize_batch_norm_affine, save_safetensors
 
-class BasicBlock(nn.Module):
-    def __init__(self, in_channels, out_channels, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(out_channels)
-        self.relu = nn.ReLU(inplace=True)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(out_channels)
-        self.downsample = None
-        if stride != 1 or in_channels != out_channels:
-            self.downsample = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
-                nn.BatchNorm2d(out_channels),
-            )
-
-    def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return self.relu(out + identity)
-
-
-class ResNet18(nn.Module):
-    def __init__(self, num_classes, in_channels):
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(3, 2, 1)
-        channels = [64, 128, 256, 512]
-        previous = 64
-        for index, width in enumerate(channels):
-            stride = 1 if index == 0 else 2
-            stage = nn.Sequential(BasicBlock(previous, width, stride), BasicBlock(width, width, 1))
-            setattr(self, f"layer{index + 1}", stage)
-            previous = width
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(512, num_classes)
-
-    def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
-
-
-def save_safetensors(path, tensors):
-    dtypes = {torch.float32: "F32", torch.int64: "I64"}
-    header, blobs, offset = {}, [], 0
-    for name, tensor in tensors.items():
-        data = tensor.detach().contiguous().cpu().numpy().tobytes()
-        header[name] = {"dtype": dtypes[tensor.dtype], "shape": list(tensor.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    encoded = json.dumps(header).encode("utf-8")
-    encoded += b" " * (-len(encoded) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(encoded)))
-        f.write(encoded)
-        for blob in blobs:
-            f.write(blob)
+CALIBRATION_BATCH = 8
 
 
 def main():
@@ -87,16 +31,12 @@ def main():
     num_classes, channels, height, width, batch, seed = (int(v) for v in sys.argv[2:8])
     os.makedirs(out_dir, exist_ok=True)
     torch.manual_seed(seed)
-    model = ResNet18(num_classes, channels)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.weight.uniform_(0.5, 1.5)
-                module.bias.normal_(0.0, 0.1)
-                module.running_mean.normal_(0.0, 0.1)
-                module.running_var.uniform_(0.5, 1.5)
-                module.num_batches_tracked.fill_(7)
-    model.eval()
+    model = torchvision.models.resnet18(weights=None, num_classes=num_classes)
+    if channels != 3:
+        model.conv1 = nn.Conv2d(channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        nn.init.kaiming_normal_(model.conv1.weight, mode="fan_out", nonlinearity="relu")
+    randomize_batch_norm_affine(model)
+    calibrate_batch_norm(model, torch.randn(CALIBRATION_BATCH, channels, height, width))
     inputs = torch.randn(batch, channels, height, width)
     with torch.no_grad():
         logits = model(inputs)
@@ -104,7 +44,7 @@ def main():
     save_safetensors(f"{out_dir}/input.safetensors", {"input": inputs})
     save_safetensors(f"{out_dir}/logits.safetensors", {"logits": logits})
     params = sum(p.numel() for p in model.parameters())
-    print(json.dumps({"parameters": params, "torch": torch.__version__}))
+    print(json.dumps({"parameters": params, "torch": torch.__version__, "torchvision": torchvision.__version__}))
 
 
 if __name__ == "__main__":

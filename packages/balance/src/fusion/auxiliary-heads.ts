@@ -22,12 +22,15 @@ export class AuxiliaryHeads {
   constructor(view: ModelView, seed: number) {
     if (!view.featureSizes) throw new Error('auxiliary heads need the per-modality features of the model');
     const classes = view.numClasses;
-    this.kernels = view.featureSizes.map((d, k) => {
-      // Glorot-uniform, as tfjs-layers' Dense default; seeded so runs repeat.
-      const limit = Math.sqrt(6 / (d + classes));
-      return tf.variable(tf.randomUniform([d, classes], -limit, limit, 'float32', seed * 1000 + k + 1), true, uniqueName(`aux_head_m${k}/kernel`));
-    });
-    this.biases = view.featureSizes.map((_, k) => tf.variable(tf.zeros([classes]), true, uniqueName(`aux_head_m${k}/bias`)));
+    // tf.variable keeps its initial value as a tensor of its own: tidy frees it (not the variable).
+    this.kernels = view.featureSizes.map((d, k) =>
+      tf.tidy(() => {
+        // Glorot-uniform, as tfjs-layers' Dense default; seeded so runs repeat.
+        const limit = Math.sqrt(6 / (d + classes));
+        return tf.variable(tf.randomUniform([d, classes], -limit, limit, 'float32', seed * 1000 + k + 1), true, uniqueName(`aux_head_m${k}/kernel`));
+      }),
+    );
+    this.biases = view.featureSizes.map((_, k) => tf.tidy(() => tf.variable(tf.zeros([classes]), true, uniqueName(`aux_head_m${k}/bias`))));
     this.variables = this.kernels.flatMap((w, k) => [w, this.biases[k]]);
   }
 

@@ -199,7 +199,8 @@ export class Agm implements Balancer<AgmMetrics> {
 
   restore(state: BalancerState): void {
     const { runningScores, steps } = state.json as { runningScores?: unknown; steps?: unknown };
-    if (!Array.isArray(runningScores) || !runningScores.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+    // Array.from: a hole in the array is a missing score, not one to skip.
+    if (!Array.isArray(runningScores) || !Array.from(runningScores).every((v) => typeof v === 'number' && Number.isFinite(v))) {
       throw new Error(`AGM state: runningScores must be an array of finite numbers, got ${JSON.stringify(runningScores)}`);
     }
     if (!(typeof steps === 'number' && Number.isInteger(steps) && steps >= 0)) throw new Error(`AGM state: steps must be an integer ≥ 0, got ${JSON.stringify(steps)}`);

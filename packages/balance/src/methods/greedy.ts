@@ -4,6 +4,7 @@ import { groupSquaredNorms, LearningSpeedTracker, type LearningSpeedState } from
 import type { AttachContext, Balancer, BalancerState, Gradients, Requirements, StepContext } from '../balancer.js';
 import type { ParameterGroups } from '../parameter-groups.js';
 import { sumOfCrossEntropies, type LossStrategy } from '../losses.js';
+import { CheckpointError } from '../errors.js';
 import { schedulerFromJSON, VanillaScheduler, type Scheduler, type SchedulerState, type StepKind } from '../schedulers.js';
 import type { ForwardOutputs } from '../fusion/model-view.js';
 
@@ -160,12 +161,31 @@ export class Greedy implements Balancer<GreedyMetrics> {
     return { json: { scheduler: this.scheduler_.toJSON(), speed: this.speed_?.toJSON() ?? null } };
   }
 
+  /** Checks all of the saved state (scheduler kind and counters, learning-speed totals, modality count) before taking any of it. */
   restore(state: BalancerState): void {
-    const json = state.json as { scheduler: SchedulerState; speed: LearningSpeedState | null };
+    const json = state.json as { scheduler?: SchedulerState; speed?: LearningSpeedState | null };
     if (Boolean(json.speed) !== Boolean(this.speed_)) {
-      throw new Error('saved state and this balancer disagree on learning-speed tracking; create it with the same options');
+      throw new CheckpointError(`${this.name}: saved state and this balancer disagree on learning-speed tracking; create it with the same options`);
     }
-    this.scheduler_ = schedulerFromJSON(json.scheduler);
-    if (json.speed) this.speed_ = LearningSpeedTracker.fromJSON(json.speed);
+    const scheduler = schedulerFromJSON(json.scheduler as SchedulerState);
+    if (scheduler.name !== this.scheduler_.name) throw new CheckpointError(`${this.name}: the saved state has a ${scheduler.name} scheduler, this balancer a ${this.scheduler_.name} one`);
+    const modalities = this.groups?.numModalities;
+    const saved = scheduler.toJSON();
+    const count = saved.name === 'random' ? saved.numModalities : undefined;
+    if (modalities !== undefined && count !== undefined && count !== modalities) throw new CheckpointError(`${this.name}: the saved scheduler draws among ${count} modalities, the model has ${modalities}`);
+    if (modalities !== undefined && saved.name === 'guided' && (saved.modality as number) >= modalities) {
+      throw new CheckpointError(`${this.name}: the saved scheduler re-balances modality ${saved.modality}, the model has ${modalities}`);
+    }
+    let speed: LearningSpeedTracker | undefined;
+    if (json.speed) {
+      try {
+        speed = LearningSpeedTracker.fromJSON(json.speed);
+      } catch (error) {
+        throw new CheckpointError(`${this.name}: ${(error as Error).message}`, { cause: error });
+      }
+      if (modalities !== undefined && speed.numModalities !== modalities) throw new CheckpointError(`${this.name}: the saved learning speed has ${speed.numModalities} modalities, the model ${modalities}`);
+    }
+    this.scheduler_ = scheduler;
+    if (speed) this.speed_ = speed;
   }
 }

@@ -219,21 +219,26 @@ export class Mla implements Balancer<MlaMetrics> {
   }
 
   restore(state: BalancerState): void {
-    const json = state.json as { absorbed?: number[] };
+    const json = state.json as { absorbed?: unknown };
     const absorbed = json.absorbed ?? [];
+    if (!Array.isArray(absorbed) || !Array.from(absorbed).every((n) => Number.isSafeInteger(n) && (n as number) >= 0)) {
+      throw new Error(`MLA: the saved state's absorbed counts must be integers ≥ 0, got ${JSON.stringify(absorbed)}`);
+    }
     if (absorbed.length !== this.projectors.length) {
       throw new Error(`MLA: the saved state has ${absorbed.length} projector(s), this balancer ${this.projectors.length}; restore into a trainer with the same model and the same projection option`);
     }
-    const restored = this.projectors.map((p, m) => {
-      const saved = state.tensors?.[`projector${m}`];
-      if (!saved || JSON.stringify(saved.shape) !== JSON.stringify(p.shape)) {
-        throw new Error(`MLA: the saved state's projector${m} is ${saved ? `[${saved.shape}]` : 'missing'}, expected [${p.shape}]`);
+    // Every projector checked before any is copied: a refusal leaves nothing allocated.
+    const saved = this.projectors.map((p, m) => {
+      const t = state.tensors?.[`projector${m}`];
+      if (!t || JSON.stringify(t.shape) !== JSON.stringify(p.shape) || t.dtype !== 'float32') {
+        throw new Error(`MLA: the saved state's projector${m} is ${t ? `${t.dtype} [${t.shape}]` : 'missing'}, expected float32 [${p.shape}]`);
       }
-      return tf.clone(saved) as tf.Tensor2D;
+      return t;
     });
+    const restored = saved.map((t) => tf.clone(t) as tf.Tensor2D);
     this.disposeProjectors();
     this.projectors = restored;
-    this.absorbed = [...absorbed];
+    this.absorbed = [...(absorbed as number[])];
   }
 
   dispose(): void {

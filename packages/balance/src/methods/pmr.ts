@@ -118,7 +118,11 @@ export class Pmr implements Balancer<PmrMetrics> {
 
   attach({ view }: AttachContext): void {
     if (!view.featureSizes) throw new Error('PMR: the model view has no per-modality features');
+    this.prototypeShapes = view.featureSizes.map((d) => [view.numClasses, d]);
   }
+
+  /** [classes, d_m] per modality, known once attached (restore checks saved prototypes against them). */
+  private prototypeShapes?: number[][];
 
   /** Copies of the current prototypes c_m [classes, d_m] (undefined before the first epoch start); the caller disposes them. */
   currentPrototypes(): tf.Tensor2D[] | undefined {
@@ -216,17 +220,21 @@ export class Pmr implements Balancer<PmrMetrics> {
   }
 
   restore(state: BalancerState): void {
-    const json = state.json as { seen?: boolean[]; hasPrototypes?: boolean };
+    const json = state.json as { seen?: unknown; hasPrototypes?: unknown };
+    const seen = json.seen ?? [];
+    if (!Array.isArray(seen) || !Array.from(seen).every((s) => typeof s === 'boolean')) throw new Error(`PMR: the saved state's seen flags must be booleans, got ${JSON.stringify(seen)}`);
     const restored = json.hasPrototypes
       ? [0, 1].map((m) => {
           const c = state.tensors?.[`prototypes_m${m}`];
-          if (!c || c.rank !== 2) throw new Error(`PMR: the saved state lacks prototypes_m${m} (a [classes, d] tensor)`);
+          const shape = this.prototypeShapes?.[m];
+          if (!c || c.rank !== 2 || c.dtype !== 'float32') throw new Error(`PMR: the saved state lacks prototypes_m${m} (a float32 [classes, d] tensor)`);
+          if (shape && (c.shape[0] !== shape[0] || c.shape[1] !== shape[1])) throw new Error(`PMR: the saved prototypes_m${m} is [${c.shape}], this model needs [${shape}]`);
           return tf.clone(c) as tf.Tensor2D;
         })
       : undefined;
     tf.dispose(this.prototypes);
     this.prototypes = restored;
-    this.seen = [...(json.seen ?? [])];
+    this.seen = [...(seen as boolean[])];
   }
 
   dispose(): void {

@@ -38,6 +38,9 @@ const describeMagic = (magic: number): string =>
       ? `${magic} (an IDX image file)`
       : `${magic} (0x${magic.toString(16).padStart(8, '0')})`;
 
+/** Header bytes of an IDX file, from its rank byte. */
+export const headerBytesOf = (rank: number) => 4 + 4 * rank;
+
 /** True when `bytes` start with the gzip magic number (the file is compressed). */
 export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === GZIP_MAGIC_0 && bytes[1] === GZIP_MAGIC_1;
@@ -81,7 +84,7 @@ export function parseInflatedIdx(buffer: Uint8Array, file: string, expectedMagic
         'images and labels may be swapped, or ' + whatToDo,
     );
   }
-  const headerBytes = 4 + 4 * rank;
+  const headerBytes = headerBytesOf(rank);
   if (buffer.length < headerBytes) {
     throw new IdxFormatError(
       file,

@@ -29,6 +29,8 @@ export const MODELNET40_CLASSES: readonly string[] = Object.freeze([
 export const MODELNET40_NUM_VIEWS = 12;
 /** Front and rear (v001 and v007). */
 export const MODELNET40_DEFAULT_VIEWS: readonly number[] = Object.freeze([0, 6]);
+/** Largest view decoded (4096²): far above any render, small enough that a hostile PNG cannot claim gigabytes. */
+export const MAX_VIEW_PIXELS = 4096 * 4096;
 export const IMAGENET_MEAN: readonly [number, number, number] = [0.485, 0.456, 0.406];
 export const IMAGENET_STD: readonly [number, number, number] = [0.229, 0.224, 0.225];
 
@@ -171,7 +173,10 @@ export class ModelNet40Split implements Split<ModelNet40BatchOptions> {
     let info: OutputInfo;
     const sharp = await loadSharp('ModelNet40 views are decoded');
     try {
-      let image = sharp(path, { failOn: 'error' }).removeAlpha().toColourspace('srgb');
+      const input = sharp(path, { failOn: 'error', limitInputPixels: MAX_VIEW_PIXELS });
+      const source = await input.metadata();
+      if (source.width !== source.height) throw new Error(`${source.width}×${source.height}; the renders are square, and resizing this one would distort it`);
+      let image = input.removeAlpha().toColourspace('srgb');
       image = image.resize(this.imageSize, this.imageSize, { fit: 'fill' });
       if (flip) image = image.flop();
       ({ data, info } = await image.raw().toBuffer({ resolveWithObject: true }));

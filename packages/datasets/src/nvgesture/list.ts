@@ -56,6 +56,8 @@ export class NvGestureListError extends Error {
   }
 }
 
+const REQUIRED_FIELDS = ['path', 'color', 'depth', 'label'];
+
 function parseRange(value: string, key: string): { file: string; start: number; end: number } {
   // `sk_color:138:218` → file sk_color, frames [138, 218)
   const parts = value.split(':');
@@ -63,7 +65,9 @@ function parseRange(value: string, key: string): { file: string; start: number; 
   const [file, startText, endText] = parts;
   const start = Number(startText);
   const end = Number(endText);
-  if (!/^\d+$/.test(startText) || !/^\d+$/.test(endText)) throw new Error(`field ${key}: frame numbers must be non-negative integers, got ${startText}:${endText}`);
+  if (!/^\d+$/.test(startText) || !/^\d+$/.test(endText) || !Number.isSafeInteger(end)) {
+    throw new Error(`field ${key}: frame numbers must be non-negative integers (below 2^53), got ${startText}:${endText}`);
+  }
   if (end <= start) throw new Error(`field ${key}: empty frame range [${start}, ${end})`);
   if (file === '') throw new Error(`field ${key}: missing file name`);
   return { file, start, end };
@@ -89,16 +93,19 @@ export function parseNvGestureList(text: string, options: ParseListOptions = {})
       for (const token of line.split(/\s+/)) {
         const colon = token.indexOf(':');
         if (colon <= 0) throw new Error(`token "${token}" is not key:value`);
-        fields.set(token.slice(0, colon), token.slice(colon + 1));
+        const key = token.slice(0, colon);
+        // Two values for a field this reader uses: which one is meant is unknowable.
+        if (fields.has(key) && REQUIRED_FIELDS.includes(key)) throw new Error(`field ${key}: given twice`);
+        fields.set(key, token.slice(colon + 1));
       }
-      for (const key of ['path', 'color', 'depth', 'label']) {
+      for (const key of REQUIRED_FIELDS) {
         if (!fields.has(key)) throw new Error(`missing field ${key}:`);
       }
       const color = parseRange(fields.get('color') as string, 'color');
       const depth = parseRange(fields.get('depth') as string, 'depth');
       const labelText = fields.get('label') as string;
       const label = Number(labelText);
-      if (!/^\d+$/.test(labelText) || label < 1 || label > numClasses) {
+      if (!/^\d+$/.test(labelText) || !(label >= 1 && label <= numClasses)) {
         throw new Error(`label must be an integer in 1…${numClasses}, got ${labelText}`);
       }
       const samplePath = fields.get('path') as string;

@@ -53,6 +53,23 @@ describe('i3d', () => {
     depth.dispose();
   });
 
+  it("perTimeLogits outputs the port's [batch, classes, time]; frames over 224 px are averaged over space", () => {
+    const shapeOf = (model: tfl.LayersModel, name: string) => (model.getLayer(name).output as tfl.SymbolicTensor).shape;
+    // 64×224×224: 7 time steps, one position each, as the port's forward returns them.
+    const port = i3d({ numClasses: 400, perTimeLogits: true });
+    expect(countParams(port)).toBe(PORT_PARAMS_400_CLASSES);
+    expect(shapeOf(port, 'avg_pool')).toEqual([null, 7, 1, 1, LOGITS_INPUT_CHANNELS]);
+    expect(port.outputs[0].shape).toEqual([null, 400, 7]);
+    port.dispose();
+    // 256 px: an 8×8 map after Mixed_5c, 2×2 positions after the pool, where the port would
+    // return [batch, classes, time, 2, 2]; here their mean per time step.
+    const large = i3d({ numClasses: 25, frames: 16, imageSize: 256, perTimeLogits: true });
+    expect(shapeOf(large, 'avg_pool')).toEqual([null, 1, 2, 2, LOGITS_INPUT_CHANNELS]);
+    expect(shapeOf(large, 'logits_space_mean')).toEqual([null, 1, 1, 1, 25]);
+    expect(large.outputs[0].shape).toEqual([null, 25, 1]);
+    large.dispose();
+  });
+
   it('names layers after the PyTorch module paths', () => {
     const model = i3d({ numClasses: 25, namePrefix: 'm1_', ...SMALL });
     const withWeights = model.layers.filter((l) => l.weights.length > 0).map((l) => l.name);
@@ -105,6 +122,16 @@ describe('fusedI3D', () => {
     const mmtmParams = model.layers.filter((l) => l.name.startsWith('mmtm_')).reduce((s, l) => s + l.trainableWeights.reduce((n, w) => n + w.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0), 0);
     expect(countParams(model)).toBe(branchParams + mmtmParams);
     expect(I3D_END_POINTS).toContain('Mixed_5c');
+    model.dispose();
+  });
+
+  it('perTimeLogits gives every head [batch, classes, time]', () => {
+    // 24 frames → 3 time steps after Mixed_5c → 2 after the pool.
+    const model = fusedI3D({ numClasses: 25, frames: 24, imageSize: 64, perTimeLogits: true });
+    expect(model.outputs.map((y) => y.shape)).toEqual([
+      [null, 25, 2],
+      [null, 25, 2],
+    ]);
     model.dispose();
   });
 });

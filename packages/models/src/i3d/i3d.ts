@@ -14,9 +14,13 @@ import { SeededDropout } from './seeded-dropout.js';
  *   conv3d is exactly that.
  * - The port's max pools pad with zeros before pooling; tfjs's `same` ignores padded cells.
  *   Every max pool here follows a ReLU (values ≥ 0), so both give the same maximum.
- * - Head: AvgPool3d([2, 7, 7], stride 1, no padding) → Dropout → 1×1×1 Conv3d with bias → the
- *   mean over the remaining time steps. For inputs smaller than 64×224×224 the pool window is
- *   clipped to the feature map (at 64×224×224 it is exactly [2, 7, 7] on an 8×7×7 map).
+ * - Head: AvgPool3d([2, 7, 7], stride 1, no padding) → Dropout → 1×1×1 Conv3d with bias. The
+ *   port returns these logits per time step, [batch, classes, time] (space squeezed away, which
+ *   leaves [batch, classes, time, h, w] for frames over 224 px), and leaves reducing time to its
+ *   callers; here they are averaged over time (and space) by default, as DeepMind's I3D does,
+ *   and `perTimeLogits` gives the port's [batch, classes, time]. The port's AvgPool3d fails on
+ *   maps smaller than [2, 7, 7] (fewer than 9 frames or frames under 193 px); here the window is
+ *   clipped to the map instead (at 64×224×224 it is exactly [2, 7, 7] on an 8×7×7 map).
  *
  * Layer names are the port's module paths with `.` written as `_` (`Mixed_4c_b1b_conv3d`,
  * `Mixed_4c_b1b_bn`, `logits_conv3d`), behind an optional branch prefix (`m0_`, `m1_`).
@@ -95,6 +99,12 @@ export interface I3DOptions extends I3DInputOptions {
   inChannels?: number;
   /** Dropout before the logits (the port's `dropout_keep_prob` is 0.5, i.e. rate 0.5). Default 0.5. */
   dropoutRate?: number;
+  /**
+   * Output [batch, numClasses, time] logits, one per remaining time step, as the PyTorch port's
+   * forward returns them, instead of their mean over time [batch, numClasses] (the default, as
+   * DeepMind's I3D and what `@mm/balance` and `@mm/metrics` expect). Default false.
+   */
+  perTimeLogits?: boolean;
   /** Prefix of every layer name, e.g. `m0_`. Default ''. */
   namePrefix?: string;
   /**
@@ -189,11 +199,22 @@ export function i3dEndPoint(x: tfl.SymbolicTensor, endPoint: I3DEndPoint, namePr
 
 /**
  * AvgPool3d([2, 7, 7], stride 1, valid; clipped to the map) → Dropout → 1×1×1 conv with bias →
- * mean over the remaining positions (time, at the port's input size). Returns [batch, numClasses] logits.
+ * mean over the remaining positions. Returns [batch, numClasses] logits, the mean over time (as
+ * DeepMind's I3D) and, for frames over 224 px, over space too.
+ * `perTimeLogits`: instead [batch, numClasses, time] as the PyTorch port's forward returns (the
+ * mean over space only, where the port would keep space: it returns [batch, numClasses, time,
+ * h, w] for frames over 224 px).
  * With a `seed` (the model's base seed) the initialisers are seeded and the dropout is a
  * `SeededDropout` whose masks are reproducible.
  */
-export function i3dHead(x: tfl.SymbolicTensor, numClasses: number, namePrefix = '', dropoutRate = 0.5, seed?: number): tfl.SymbolicTensor {
+export function i3dHead(
+  x: tfl.SymbolicTensor,
+  numClasses: number,
+  namePrefix = '',
+  dropoutRate = 0.5,
+  seed?: number,
+  perTimeLogits = false,
+): tfl.SymbolicTensor {
   const [, t, h, w] = x.shape as number[];
   const poolSize: Triple = [Math.min(2, t), Math.min(7, h), Math.min(7, w)];
   let y = apply(tfl.layers.averagePooling3d({ poolSize, strides: 1, padding: 'valid', name: `${namePrefix}avg_pool` }), x);
@@ -219,8 +240,15 @@ export function i3dHead(x: tfl.SymbolicTensor, numClasses: number, namePrefix = 
     y,
   );
   const [, t2, h2, w2] = y.shape as number[];
-  y = apply(tfl.layers.reshape({ targetShape: [t2 * h2 * w2, numClasses], name: `${namePrefix}logits_positions` }), y);
-  return apply(tfl.layers.globalAveragePooling1d({ name: `${namePrefix}logits` }), y);
+  if (!perTimeLogits) {
+    y = apply(tfl.layers.reshape({ targetShape: [t2 * h2 * w2, numClasses], name: `${namePrefix}logits_positions` }), y);
+    return apply(tfl.layers.globalAveragePooling1d({ name: `${namePrefix}logits` }), y);
+  }
+  if (h2 * w2 > 1) {
+    y = apply(tfl.layers.averagePooling3d({ poolSize: [1, h2, w2], strides: [1, h2, w2], padding: 'valid', name: `${namePrefix}logits_space_mean` }), y);
+  }
+  y = apply(tfl.layers.reshape({ targetShape: [t2, numClasses], name: `${namePrefix}logits_per_time` }), y);
+  return apply(tfl.layers.permute({ dims: [2, 1], name: `${namePrefix}logits` }), y);
 }
 
 export interface ResolvedClipShape {
@@ -266,7 +294,8 @@ function i3dTrunk(input: tfl.SymbolicTensor, prefix: string, se: I3DOptions['squ
 
 /**
  * InceptionI3d as a single-input, single-output `tf.LayersModel`: input [batch, frames, height,
- * width, inChannels] (channels-last), output [batch, numClasses] logits (no softmax).
+ * width, inChannels] (channels-last), output [batch, numClasses] logits (no softmax), or
+ * [batch, numClasses, time] with `perTimeLogits`.
  * `i3d({ numClasses: 400, inChannels: 3 })` has the port's 12,697,264 trainable parameters.
  */
 export function i3d(options: I3DOptions = {}): tfl.LayersModel {
@@ -280,7 +309,7 @@ export function i3d(options: I3DOptions = {}): tfl.LayersModel {
   const prefix = options.namePrefix ?? '';
   const input = tfl.input({ shape: [frames, height, width, inChannels], name: `${prefix}input` });
   const features = i3dTrunk(input, prefix, options.squeezeExcite, options.seed);
-  const logits = i3dHead(features, numClasses, prefix, options.dropoutRate ?? 0.5, options.seed);
+  const logits = i3dHead(features, numClasses, prefix, options.dropoutRate ?? 0.5, options.seed, options.perTimeLogits);
   return tfl.model({ inputs: input, outputs: logits, name: options.name ?? `${prefix}i3d` });
 }
 
@@ -307,6 +336,8 @@ export interface FusedI3DOptions extends I3DInputOptions {
    */
   mmtm?: Omit<MMTMArgs, 'name'>;
   dropoutRate?: number;
+  /** Every head outputs [batch, numClasses, time] (see `I3DOptions.perTimeLogits`). Default false. */
+  perTimeLogits?: boolean;
   /**
    * Seeds every initialiser (branches, MMTMs, heads; per layer from this and the layer name, so
    * the branches differ) and the dropout masks. Default: unseeded (Math.random).
@@ -347,6 +378,6 @@ export function fusedI3D(options: FusedI3DOptions = {}): tfl.LayersModel {
       maps = new MMTM({ ...options.mmtm, seed: options.mmtm?.seed ?? layerSeed(seed, name), name }).apply(maps) as tfl.SymbolicTensor[];
     }
   }
-  const heads = maps.map((x, k) => i3dHead(x, numClasses, `m${k}_`, options.dropoutRate ?? 0.5, seed));
+  const heads = maps.map((x, k) => i3dHead(x, numClasses, `m${k}_`, options.dropoutRate ?? 0.5, seed, options.perTimeLogits));
   return tfl.model({ inputs, outputs: heads, name: options.name ?? 'i3d_mmtm' });
 }

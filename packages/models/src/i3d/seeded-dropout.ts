@@ -14,8 +14,10 @@ export interface SeededDropoutArgs {
 /**
  * Dropout whose masks come from a seeded stream: training call n draws its mask with seed
  * hash(seed, n), so two identically built models drop the same units step for step. (tfjs's own
- * Dropout with a `seed` draws the *same* mask on every call.) The stream restarts with the
- * layer, so a run resumed from a checkpoint draws its masks anew. Inference passes inputs through.
+ * Dropout with a `seed` draws the *same* mask on every call.) The stream's position is host
+ * state, not a weight: `hostState()` / `setHostState()` let a trainer checkpoint carry it (@mm/balance's
+ * BalancedTrainer does), so a resumed run draws the masks an uninterrupted one would.
+ * Inference passes inputs through.
  */
 export class SeededDropout extends tfl.layers.Layer {
   static className = 'MmSeededDropout';
@@ -40,6 +42,17 @@ export class SeededDropout extends tfl.layers.Layer {
     if (kwargs?.['training'] !== true || this.rate === 0) return x;
     const seed = layerSeed(this.seed, `draw${this.draws++}`);
     return tf.tidy(() => tf.dropout(x, this.rate, undefined, seed));
+  }
+
+  /** Training calls so far: the position of the mask stream. */
+  hostState(): { draws: number } {
+    return { draws: this.draws };
+  }
+
+  setHostState(state: unknown): void {
+    const draws = (state as { draws?: unknown } | null)?.draws;
+    if (!(Number.isSafeInteger(draws) && (draws as number) >= 0)) throw new Error(`SeededDropout ${this.name}: saved draws must be an integer ≥ 0, got ${JSON.stringify(draws)}`);
+    this.draws = draws as number;
   }
 
   override getConfig(): tf.serialization.ConfigDict {

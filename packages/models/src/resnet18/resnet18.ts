@@ -43,9 +43,17 @@ export interface ResNet18Options {
   name?: string;
 }
 
-// torchvision: kaiming_normal_(mode='fan_out', nonlinearity='relu') for every convolution.
-const convInitializer = (seed: number | undefined) =>
-  tfl.initializers.varianceScaling({ scale: 2, mode: 'fanOut', distribution: 'normal', seed });
+/**
+ * torchvision's ResNet initialises every convolution with kaiming_normal_(mode='fan_out',
+ * nonlinearity='relu'): an untruncated normal of std √2/√fan_out, fan_out = filters·k·k. tfjs's
+ * varianceScaling({ distribution: 'normal' }) is not that: it cuts the normal at ±2σ without
+ * rescaling, so its std is 0.88 of the target and no weight lies beyond 2σ. Hence a plain
+ * randomNormal with the std computed here.
+ */
+function torchvisionConvInitializer(filters: number, kernelSize: number, seed: number | undefined) {
+  const fanOut = filters * kernelSize * kernelSize;
+  return tfl.initializers.randomNormal({ mean: 0, stddev: Math.SQRT2 / Math.sqrt(fanOut), seed });
+}
 
 function applyLayer(layer: tfl.layers.Layer, x: tfl.SymbolicTensor | tfl.SymbolicTensor[]): tfl.SymbolicTensor {
   return layer.apply(x) as tfl.SymbolicTensor;
@@ -75,7 +83,7 @@ function torchConv(
       strides,
       padding,
       useBias: false,
-      kernelInitializer: convInitializer(layerSeed(seed, `${name}/kernel`)),
+      kernelInitializer: torchvisionConvInitializer(filters, kernelSize, layerSeed(seed, `${name}/kernel`)),
       name,
     }),
     input,

@@ -21,3 +21,37 @@ export function differingWeights(a: Map<string, Float32Array>, b: Map<string, Fl
 
 /** Weights drawn from a random initialiser (kernels, Dense/conv biases, MMTM and SE weights), not BN's constants. */
 export const isRandomlyInitialised = (name: string) => !/\/(gamma|beta|moving_mean|moving_variance)$/.test(name);
+
+export interface WeightStatistics {
+  count: number;
+  mean: number;
+  /** Population standard deviation. */
+  std: number;
+  maxAbs: number;
+  /** Fraction of values with |v| > threshold. */
+  fractionBeyond: (threshold: number) => number;
+}
+
+/** Mean, spread and tails of one weight tensor's values (float64 sums, so large layers stay exact enough). */
+export function weightStatistics(values: Float32Array): WeightStatistics {
+  let sum = 0;
+  let maxAbs = 0;
+  for (const v of values) {
+    sum += v;
+    maxAbs = Math.max(maxAbs, Math.abs(v));
+  }
+  const mean = sum / values.length;
+  let squares = 0;
+  for (const v of values) squares += (v - mean) ** 2;
+  return {
+    count: values.length,
+    mean,
+    std: Math.sqrt(squares / values.length),
+    maxAbs,
+    fractionBeyond: (threshold) => {
+      let beyond = 0;
+      for (const v of values) if (Math.abs(v) > threshold) beyond++;
+      return beyond / values.length;
+    },
+  };
+}

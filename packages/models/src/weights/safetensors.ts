@@ -109,53 +109,106 @@ function toFloat32(dtype: SafetensorsDtype, bytes: Uint8Array, count: number): F
   }
 }
 
-/** Parses a safetensors file held in memory. `source` (a path) only serves error messages. */
+/** The reference implementation's limit: a larger header is an attack or not safetensors. */
+export const MAX_SAFETENSORS_HEADER_BYTES = 100_000_000;
+
+/**
+ * The first key that occurs twice at the top level of a JSON object text (already known to be
+ * valid JSON). JSON.parse keeps the last of two equal keys silently, which would load one
+ * tensor in place of another.
+ */
+function duplicateTopLevelKey(text: string): string | undefined {
+  const seen = new Set<string>();
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      if (depth === 1) {
+        let k = j + 1;
+        while (text[k] === ' ' || text[k] === '\t' || text[k] === '\n' || text[k] === '\r') k++;
+        if (text[k] === ':') {
+          const key = JSON.parse(text.slice(i, j + 1)) as string;
+          if (seen.has(key)) return key;
+          seen.add(key);
+        }
+      }
+      i = j;
+    } else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+  }
+  return undefined;
+}
+
+/**
+ * Parses a safetensors file held in memory. `source` (a path) only serves error messages.
+ * Everything is checked before a tensor is handed out: the header (size, JSON, no repeated
+ * names), each entry (dtype, shape, offsets inside the data part and matching the byte size),
+ * and that no two tensors share bytes.
+ */
 export function parseSafetensors(data: Uint8Array, source = 'safetensors data'): SafetensorsFile {
   if (data.byteLength < 8) throw new SafetensorsFormatError(source, `only ${data.byteLength} bytes, shorter than the 8-byte header length`);
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));
+  if (headerLength > MAX_SAFETENSORS_HEADER_BYTES) {
+    throw new SafetensorsFormatError(source, `header length ${headerLength} is beyond the ${MAX_SAFETENSORS_HEADER_BYTES}-byte limit; not safetensors, or the first 8 bytes are damaged`);
+  }
   if (headerLength > data.byteLength - 8) {
     throw new SafetensorsFormatError(source, `header length ${headerLength} exceeds the file (${data.byteLength} bytes); truncated or not safetensors`);
   }
   let header: unknown;
+  let headerText: string;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(data.subarray(8, 8 + headerLength)));
+    headerText = new TextDecoder('utf-8', { fatal: true }).decode(data.subarray(8, 8 + headerLength));
+    header = JSON.parse(headerText);
   } catch (error) {
     throw new SafetensorsFormatError(source, `header is not UTF-8 JSON (${error instanceof Error ? error.message : String(error)})`);
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) {
     throw new SafetensorsFormatError(source, 'header is not a JSON object');
   }
+  const repeated = duplicateTopLevelKey(headerText);
+  if (repeated !== undefined) throw new SafetensorsFormatError(source, `the header names '${repeated}' twice`);
   const body = data.subarray(8 + headerLength);
   const tensors = new Map<string, SafetensorsTensor>();
+  const spans: { name: string; begin: number; end: number }[] = [];
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
+      if (entry === null || typeof entry !== 'object' || Array.isArray(entry) || !Object.values(entry).every((v) => typeof v === 'string')) {
+        throw new SafetensorsFormatError(source, `__metadata__ must map names to strings, got ${JSON.stringify(entry).slice(0, 100)}`);
+      }
       metadata = { ...(entry as Record<string, string>) };
       continue;
     }
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
+      throw new SafetensorsFormatError(source, `tensor '${name}' is ${JSON.stringify(entry)?.slice(0, 100)}, not an object with dtype, shape and data_offsets`);
+    }
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const dtype = e.dtype as SafetensorsDtype;
-    if (typeof e.dtype !== 'string' || !(dtype in BYTES_PER_ELEMENT)) {
+    if (typeof e.dtype !== 'string' || !Object.hasOwn(BYTES_PER_ELEMENT, dtype)) {
       throw new SafetensorsFormatError(source, `tensor '${name}' has unsupported dtype ${JSON.stringify(e.dtype)} (supported: ${Object.keys(BYTES_PER_ELEMENT).join(', ')})`);
     }
     const shape = e.shape;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw new SafetensorsFormatError(source, `tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
     }
     const offsets = e.data_offsets;
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isInteger(o) && o >= 0)) {
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
       throw new SafetensorsFormatError(source, `tensor '${name}' has invalid data_offsets ${JSON.stringify(offsets)}`);
     }
     const [begin, end] = offsets as [number, number];
     const count = product(shape as number[]);
     const expectedBytes = count * BYTES_PER_ELEMENT[dtype];
-    if (end < begin || end > body.byteLength) {
+    if (end < begin) throw new SafetensorsFormatError(source, `tensor '${name}' has reversed data_offsets [${begin}, ${end}]`);
+    if (end > body.byteLength) {
       throw new SafetensorsFormatError(source, `tensor '${name}' spans bytes [${begin}, ${end}) but the data part has ${body.byteLength} bytes (truncated file?)`);
     }
     if (end - begin !== expectedBytes) {
       throw new SafetensorsFormatError(source, `tensor '${name}' (${dtype} ${JSON.stringify(shape)}) needs ${expectedBytes} bytes, its offsets give ${end - begin}`);
     }
+    if (end > begin) spans.push({ name, begin, end });
     const bytes = body.subarray(begin, end);
     tensors.set(name, {
       name,
@@ -164,6 +217,11 @@ export function parseSafetensors(data: Uint8Array, source = 'safetensors data'):
       bytes,
       toFloat32: () => toFloat32(dtype, bytes, count),
     });
+  }
+  spans.sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < spans.length; i++) {
+    const [a, b] = [spans[i - 1], spans[i]];
+    if (b.begin < a.end) throw new SafetensorsFormatError(source, `tensors '${a.name}' [${a.begin}, ${a.end}) and '${b.name}' [${b.begin}, ${b.end}) overlap`);
   }
   return { tensors, metadata };
 }

@@ -1,0 +1,10 @@
+export { defineRunner, loadRunner, type RunContext, type RunnerRegistry, type RunProgress, type SweepRunner } from './runner.js';
+export { planSweep, type PlannedRun, type SweepPlan, type SweepSpec } from './plan.js';
+export { asJson, canonicalJson, runId, sweepId, type Json } from './run-id.js';
+export { RESULT_FILE, storedResult } from './execute.js';
+export { DEFAULT_QUEUE, queueNames, type QueueNames, type QueueOptions } from './queues.js';
+export { submitSweep, type RunJobData, type SubmitOptions, type SubmitReport, type SweepJobData } from './submit.js';
+export { startWorker, type SweepJobResult, type SweepWorker, type WorkerOptions } from './worker.js';
+export { formatStatus, listSweeps, sweepStatus, type RunStatus, type SweepSelection, type SweepStatus } from './status.js';
+export { collectSweep, type CollectedRun, type CollectedSweep, type CollectOptions } from './collect.js';
+export { runSweepLocally, type LocalRunOptions } from './local.js';
