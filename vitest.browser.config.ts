@@ -9,8 +9,6 @@ import { mnistTestMounts } from './packages/datasets/src/colored-mnist/fetch.bro
 export default defineConfig({
   test: {
     fileParallelism: false,
-    testTimeout: 180_000,
-    hookTimeout: 300_000,
     projects: [
       {
         // Browser builds of the packages, from their TypeScript sources.
@@ -23,6 +21,8 @@ export default defineConfig({
         test: {
           name: 'packages-in-browser',
           include: ['packages/*/src/**/*.browser.test.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
           globalSetup: ['packages/datasets/src/colored-mnist/fetch.browser.setup.ts'],
           fileParallelism: false,
           browser: {
@@ -41,6 +41,9 @@ export default defineConfig({
         test: {
           name: 'example-page',
           include: ['examples/browser/src/**/*.page.test.ts'],
+          // A build, then a few dozen training steps per backend on SwiftShader (CPU-rendered WebGL).
+          testTimeout: 1_200_000,
+          hookTimeout: 600_000,
           environment: 'node',
           pool: 'forks',
           fileParallelism: false,
