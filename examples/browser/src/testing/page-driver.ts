@@ -55,21 +55,37 @@ export async function trainOnPage(page: Page, url: string, options: TrainOptions
   await page.selectOption('#scale', options.scale);
   await page.selectOption('#backend', options.backend);
   await page.click('#train');
+  const record = await pauseAtStep(page, options.steps, options.timeoutMs);
+  if (errors.length > 0) record.error = [record.error, ...errors].filter(Boolean).join('\n');
+  return record;
+}
+
+/** Presses Resume on a paused page, waits until the run reaches step `steps`, pauses it again and returns the page's record. */
+export async function resumeOnPage(page: Page, options: { steps: number; timeoutMs: number }): Promise<RunRecord> {
+  if ((await page.getAttribute('body', 'data-state')) !== 'paused') throw new Error('resumeOnPage: the page is not paused');
+  await page.click('#pause');
+  return pauseAtStep(page, options.steps, options.timeoutMs);
+}
+
+/** What the page has recorded of the current run (`window.mmRun`). */
+export async function readRecord(page: Page): Promise<RunRecord> {
+  return (await page.evaluate(() => (window as unknown as { mmRun: unknown }).mmRun)) as RunRecord;
+}
+
+async function pauseAtStep(page: Page, steps: number, timeoutMs: number): Promise<RunRecord> {
   await page.waitForFunction(
-    (steps) => {
+    (target) => {
       const state = document.body.dataset.state;
-      return state === 'error' || state === 'finished' || Number(document.body.dataset.step ?? 0) >= steps;
+      return state === 'error' || state === 'finished' || Number(document.body.dataset.step ?? 0) >= target;
     },
-    options.steps,
-    { timeout: options.timeoutMs, polling: 500 },
+    steps,
+    { timeout: timeoutMs, polling: 500 },
   );
   if ((await page.getAttribute('body', 'data-state')) === 'training') {
     await page.click('#pause');
     await page.waitForFunction(() => document.body.dataset.state === 'paused', undefined, { timeout: 120_000 });
   }
-  const record = (await page.evaluate(() => (window as unknown as { mmRun: unknown }).mmRun)) as RunRecord;
-  if (errors.length > 0) record.error = [record.error, ...errors].filter(Boolean).join('\n');
-  return record;
+  return readRecord(page);
 }
 
 /** Mean steps per second over the steps after the first `skip` (shader compilation, warm-up), evaluations excluded. */
