@@ -21,6 +21,8 @@ const NODE_ONLY_ENTRIES = {
   '@mm/datasets/modelnet40': 'reads folders of rendered views and decodes them with sharp',
   '@mm/datasets/nvgesture': 'decodes videos with an ffmpeg binary',
   '@mm/datasets/testing': 'writes fixture datasets to disk',
+  '@mm/sweep': 'queues runs on Redis over TCP and trains them in child processes',
+  '@mm/sweep/testing': 'starts redis-server and worker processes',
 };
 
 const packages = readdirSync(join(root, 'packages'))
@@ -137,6 +139,8 @@ async function checkBrowserBundles(project, manifests) {
   const entries = manifests.flatMap((m) =>
     Object.keys(m.exports).filter((s) => s !== './package.json').map((s) => m.name + s.slice(1)),
   );
+  const stale = Object.keys(NODE_ONLY_ENTRIES).filter((entry) => !entries.includes(entry));
+  if (stale.length > 0) throw new Error(`test:pack: NODE_ONLY_ENTRIES names entry points no package exports: ${stale.join(', ')}; remove them`);
   const failures = [];
   for (const entry of entries) {
     if (entry in NODE_ONLY_ENTRIES) {
