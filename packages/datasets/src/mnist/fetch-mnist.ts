@@ -1,5 +1,16 @@
 // MNIST over HTTP, with web APIs only (fetch, DecompressionStream): browsers, workers, Node ≥ 18.
-import { corruptGzip, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, IdxFormatError, isGzip, parseInflatedIdx, type IdxArray } from './idx-format.js';
+import {
+  announcedInflatedBytes,
+  corruptGzip,
+  gzipHoldsMore,
+  IDX_IMAGES_MAGIC,
+  IDX_LABELS_MAGIC,
+  idxHeaderDims,
+  IdxFormatError,
+  isGzip,
+  parseInflatedIdx,
+  type IdxArray,
+} from './idx-format.js';
 import { mnistFileStems, mnistFromIdx, type MnistImages, type MnistSplit } from './mnist-format.js';
 
 export interface FetchMnistOptions {
@@ -11,14 +22,47 @@ export interface FetchMnistOptions {
   fetch?: typeof fetch;
 }
 
-/** Inflates gzip data with the platform's DecompressionStream. */
-export async function gunzip(bytes: Uint8Array, file: string): Promise<Uint8Array> {
-  try {
-    const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'));
-    return new Uint8Array(await new Response(stream).arrayBuffer());
-  } catch (error) {
-    throw corruptGzip(file, error);
+const concatenate = (chunks: readonly Uint8Array[], length: number): Uint8Array => {
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
   }
+  return out;
+};
+
+/**
+ * Inflates a gzip-compressed IDX file with the platform's DecompressionStream, but never more
+ * than its header announces (as `parseIdx` does in Node): a small file that claims or holds
+ * gigabytes is an IdxFormatError, not an allocation. Data that is not IDX stops after its start,
+ * which is enough for the parser to name the wrong magic number.
+ */
+export async function gunzip(bytes: Uint8Array, file: string): Promise<Uint8Array> {
+  const reader = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip')).getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  /** What the header announces, once it has been inflated, and the inflated size that makes. */
+  let announced: { dims: number[]; bytes: number } | undefined;
+  try {
+    for (let read = await reader.read(); !read.done; read = await reader.read()) {
+      chunks.push(read.value);
+      length += read.value.length;
+      if (announced === undefined) {
+        const dims = idxHeaderDims(concatenate(chunks, length));
+        if (dims === 'not-idx') break;
+        if (dims !== 'incomplete') announced = { dims, bytes: announcedInflatedBytes(file, dims, bytes.length) };
+      }
+      if (announced !== undefined && length > announced.bytes) throw gzipHoldsMore(file, announced.dims);
+    }
+  } catch (error) {
+    if (error instanceof IdxFormatError) throw error;
+    throw corruptGzip(file, error);
+  } finally {
+    // Stops the inflater when reading ended early; a no-op after the end of the stream.
+    reader.cancel().catch(() => {});
+  }
+  return concatenate(chunks, length);
 }
 
 /** `name` inside the folder `baseUrl`, resolved against the page when `baseUrl` is relative. */

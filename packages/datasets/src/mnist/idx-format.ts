@@ -41,6 +41,43 @@ const describeMagic = (magic: number): string =>
 /** Header bytes of an IDX file, from its rank byte. */
 export const headerBytesOf = (rank: number) => 4 + 4 * rank;
 
+/** Deflate expands at most about 1032:1 (RFC 1951's longest match per shortest code). */
+const DEFLATE_MAX_RATIO = 1032;
+
+/**
+ * The dimensions the start of an inflated IDX file announces: 'incomplete' until the whole
+ * header is there, 'not-idx' when it is no IDX header of unsigned bytes (the parser then names
+ * the wrong magic number).
+ */
+export function idxHeaderDims(head: Uint8Array): number[] | 'incomplete' | 'not-idx' {
+  if (head.length < 4) return 'incomplete';
+  if (head[0] !== 0 || head[1] !== 0 || head[2] !== IDX_UNSIGNED_BYTE || head[3] === 0) return 'not-idx';
+  if (head.length < headerBytesOf(head[3])) return 'incomplete';
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  return Array.from({ length: head[3] }, (_, i) => view.getUint32(4 + 4 * i, false));
+}
+
+/**
+ * The inflated size of a gzip-compressed IDX file whose header announces `dims`: header plus
+ * data. A size that `gzipBytes` of deflate data cannot hold is an IdxFormatError (the file was
+ * cut short, or the header lies), so nothing that large is ever allocated.
+ */
+export function announcedInflatedBytes(file: string, dims: readonly number[], gzipBytes: number): number {
+  const announced = headerBytesOf(dims.length) + dims.reduce((a, b) => a * b, 1);
+  if (!(announced <= DEFLATE_MAX_RATIO * gzipBytes + 1024)) {
+    throw new IdxFormatError(
+      file,
+      `truncated: the header announces ${dims.join('×')} bytes of data, more than ${gzipBytes} bytes of gzip data can hold; the download was cut short, fetch the file again`,
+    );
+  }
+  return announced;
+}
+
+/** The error for a gzip stream that inflates to more than its IDX header announces. */
+export function gzipHoldsMore(file: string, dims: readonly number[]): IdxFormatError {
+  return new IdxFormatError(file, `the gzip stream holds more than the header's ${dims.join('×')} bytes of data; the header count is wrong or two files were concatenated, fetch the file again`);
+}
+
 /** True when `bytes` start with the gzip magic number (the file is compressed). */
 export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === GZIP_MAGIC_0 && bytes[1] === GZIP_MAGIC_1;
