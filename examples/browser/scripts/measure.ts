@@ -43,7 +43,7 @@ try {
     }
     await page.close();
     if (record.error) {
-      console.log(`${backend}: failed: ${record.error}`);
+      console.log(`${backend}: failed after ${record.steps.length} steps: ${record.error}`);
       continue;
     }
     const ready = record.ready!;

@@ -81,10 +81,13 @@ async function pauseAtStep(page: Page, steps: number, timeoutMs: number): Promis
     steps,
     { timeout: timeoutMs, polling: 500 },
   );
-  if ((await page.getAttribute('body', 'data-state')) === 'training') {
-    await page.click('#pause');
-    await page.waitForFunction(() => document.body.dataset.state === 'paused', undefined, { timeout: 120_000 });
-  }
+  // Checked and clicked in one go inside the page: the run may end or fail in between.
+  const pausing = await page.evaluate(() => {
+    if (document.body.dataset.state !== 'training') return false;
+    document.getElementById('pause')!.click();
+    return true;
+  });
+  if (pausing) await page.waitForFunction(() => document.body.dataset.state !== 'training', undefined, { timeout: 120_000 });
   return readRecord(page);
 }
 
