@@ -168,7 +168,10 @@ function onMessage(message: FromWorker): void {
     case 'error':
       record.error = message.message;
       setState('error');
-      $('progress').textContent = `error: ${message.message}`;
+      // A backend can fail mid-run (SwiftShader's WebGPU adapter does after a few steps): say which, and what to try.
+      $('progress').textContent = record.ready
+        ? `error on ${record.ready.backend} after ${record.steps.length} steps: ${message.message} (choose another backend and press Train)`
+        : `error: ${message.message}`;
       return;
   }
   scheduleDraw();
