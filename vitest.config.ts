@@ -7,8 +7,9 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['@mm/source', 'import', 'node', 'default'] } },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'examples/*/src/**/*.test.ts', 'benchmarks/*/src/**/*.test.ts'],
-    // Tests on a real Redis with worker processes run on their own: `pnpm test:sweep`.
-    exclude: [...configDefaults.exclude, '**/*.sweep.test.ts'],
+    // Tests on a real Redis with worker processes run on their own: `pnpm test:sweep`; browser
+    // tests run in headless Chromium: `pnpm test:browser` (vitest.browser.config.ts).
+    exclude: [...configDefaults.exclude, '**/*.sweep.test.ts', '**/*.browser.test.ts', '**/*.page.test.ts'],
     environment: 'node',
     // tfjs keeps global engine state; isolate per file, run few files at once on 2 cores.
     pool: 'forks',

@@ -3,7 +3,8 @@
 // project outside the workspace (with tfjs and the wasm backend, as a user would add them),
 // and imports each package there. Catches broken `exports`, missing files in `files`, and
 // dependencies that only resolve inside the monorepo. Each tarball is also linted with publint
-// and @arethetypeswrong/cli (see lintTarballs).
+// and @arethetypeswrong/cli (see lintTarballs), and every entry point is bundled for the browser
+// from the installed tarballs (see checkBrowserBundles).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,17 @@ import { join, resolve } from 'node:path';
 const root = resolve(import.meta.dirname, '..');
 const keep = process.argv.includes('--keep');
 const TFJS = '4.22.0';
+
+/**
+ * Entry points that are Node-only by nature, and why; every other one must bundle for a browser.
+ */
+const NODE_ONLY_ENTRIES = {
+  '@mm/datasets/modelnet40': 'reads folders of rendered views and decodes them with sharp',
+  '@mm/datasets/nvgesture': 'decodes videos with an ffmpeg binary',
+  '@mm/datasets/testing': 'writes fixture datasets to disk',
+  '@mm/sweep': 'queues runs on Redis over TCP and trains them in child processes',
+  '@mm/sweep/testing': 'starts redis-server and worker processes',
+};
 
 const packages = readdirSync(join(root, 'packages'))
   .map((dir) => ({ dir: join(root, 'packages', dir), manifest: JSON.parse(readFileSync(join(root, 'packages', dir, 'package.json'), 'utf8')) }))
@@ -107,12 +119,63 @@ console.log('initBackend() in the user project chose ' + backend);
 `);
   process.stdout.write(run('node', ['check.mjs'], project));
   console.log(`test:pack: ${names.length} packages packed, installed with npm and imported`);
+  await checkBrowserBundles(project, packages.map((p) => p.manifest));
   checkLeanDatasetsInstall(files[names.indexOf('@mm/datasets')]);
   checkLeanBalanceInstall(['@mm/balance', '@mm/metrics', '@mm/mmtm'].map((n) => files[names.indexOf(n)]));
   checkSweepInstall();
 } finally {
   if (keep) console.log(`kept ${work}`);
   else rmSync(work, { recursive: true, force: true });
+}
+
+/**
+ * Bundles every entry point of every package for the browser with esbuild (platform browser,
+ * so the `browser` export conditions apply), from the tarballs installed in `project` with
+ * tfjs, as a web app's bundler would. Fails on any `node:` import in a browser graph, naming
+ * the file that imports it, and on anything else that does not resolve in a browser.
+ */
+async function checkBrowserBundles(project, manifests) {
+  const esbuild = await import('esbuild');
+  const entries = manifests.flatMap((m) =>
+    Object.keys(m.exports).filter((s) => s !== './package.json').map((s) => m.name + s.slice(1)),
+  );
+  const stale = Object.keys(NODE_ONLY_ENTRIES).filter((entry) => !entries.includes(entry));
+  if (stale.length > 0) throw new Error(`test:pack: NODE_ONLY_ENTRIES names entry points no package exports: ${stale.join(', ')}; remove them`);
+  const failures = [];
+  for (const entry of entries) {
+    if (entry in NODE_ONLY_ENTRIES) {
+      console.log(`browser bundle: ${entry} skipped, Node only: ${NODE_ONLY_ENTRIES[entry]}`);
+      continue;
+    }
+    const nodeImports = [];
+    const guard = {
+      name: 'no-node-builtins',
+      setup(build) {
+        build.onResolve({ filter: /^node:/ }, (args) => {
+          nodeImports.push(`${args.path} (imported by ${args.importer.replace(project + '/', '')})`);
+          return { path: args.path, external: true };
+        });
+      },
+    };
+    try {
+      const result = await esbuild.build({
+        stdin: { contents: `export * from ${JSON.stringify(entry)};`, resolveDir: project, loader: 'js' },
+        bundle: true,
+        platform: 'browser',
+        format: 'esm',
+        write: false,
+        logLevel: 'silent',
+        plugins: [guard],
+      });
+      if (nodeImports.length > 0) failures.push(`${entry} pulls Node modules into a browser bundle: ${nodeImports.join(', ')}`);
+      else console.log(`browser bundle: ${entry} OK (${(result.outputFiles[0].contents.length / 1024).toFixed(0)} KB with tfjs)`);
+    } catch (error) {
+      const reasons = (error.errors ?? []).map((e) => `${e.text}${e.location ? ` (${e.location.file}:${e.location.line})` : ''}`);
+      failures.push(`${entry} does not bundle for the browser: ${reasons.join('; ') || error.message}`);
+    }
+  }
+  if (failures.length > 0) throw new Error(`test:pack: browser bundles failed:\n  - ${failures.join('\n  - ')}`);
+  console.log(`test:pack: ${entries.length - Object.keys(NODE_ONLY_ENTRIES).length} entry points bundle for the browser with no Node module`);
 }
 
 /**

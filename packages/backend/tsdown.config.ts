@@ -1,10 +1,10 @@
 import { defineConfig } from 'tsdown';
 
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: 'esm',
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  fixedExtension: false,
-});
+const common = { format: 'esm', dts: true, sourcemap: true, fixedExtension: false } as const;
+
+// Two builds: `#kernel-host` resolves to the Node host in index.js and to the browser host
+// in browser.js (the `browser` condition), so the browser build has no `node:` import.
+export default defineConfig([
+  { ...common, entry: ['src/index.ts'], platform: 'node', clean: true },
+  { ...common, entry: ['src/browser.ts'], platform: 'browser', clean: false },
+]);

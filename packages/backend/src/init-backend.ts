@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { registerWasmTrainingKernels } from './kernels/register-wasm.js';
 import { resolveWasmThreads, useThreadedWasm, wasmThreadsInUse } from './wasm-threads.js';
+import { chooseBackend, describeError, forcedBackend, resolveLog, type BackendAttempt as Attempt } from './choose-backend.js';
 
 /** Backends in order of preference: the first that loads wins. */
 export const BACKEND_PREFERENCE = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
@@ -25,11 +26,7 @@ export interface InitBackendOptions {
   threads?: number;
 }
 
-export interface BackendAttempt {
-  backend: BackendChoice;
-  ok: boolean;
-  reason?: string;
-}
+export type BackendAttempt = Attempt<BackendChoice>;
 
 interface Candidate {
   /** npm package that provides the backend. */
@@ -53,17 +50,6 @@ let lastAttempts: BackendAttempt[] = [];
 /** What the last `initBackend` call tried, in order, with the reason each rejected backend was skipped. */
 export function backendAttempts(): readonly BackendAttempt[] {
   return lastAttempts;
-}
-
-function isBackendChoice(value: unknown): value is BackendChoice {
-  return (BACKEND_PREFERENCE as readonly unknown[]).includes(value);
-}
-
-function describeError(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  const firstLine = message.split('\n')[0] ?? message;
-  if (/Cannot find (module|package)|ERR_MODULE_NOT_FOUND/.test(message)) return 'not installed';
-  return firstLine.length > 200 ? `${firstLine.slice(0, 200)}…` : firstLine;
 }
 
 async function tryBackend(choice: BackendChoice, wasmThreads: number, notes: string[]): Promise<string | undefined> {
@@ -104,39 +90,26 @@ async function tryBackend(choice: BackendChoice, wasmThreads: number, notes: str
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendChoice> {
   const env = options.env ?? process.env;
-  const log = options.log === false ? () => {} : (options.log ?? ((m: string) => console.error(m)));
-  // The type already restricts `backend`, but JavaScript callers and casts from CLI strings do not.
-  if (options.backend !== undefined && !isBackendChoice(options.backend)) {
-    throw new Error(
-      `initBackend: options.backend ${JSON.stringify(options.backend)} is not a backend; use one of ${BACKEND_PREFERENCE.join(', ')} or leave it out to pick the best available.`,
-    );
-  }
-  const fromEnv = env[BACKEND_ENV_VAR]?.trim();
-  if (fromEnv && !isBackendChoice(fromEnv)) {
-    throw new Error(
-      `${BACKEND_ENV_VAR}=${fromEnv} is not a backend; use one of ${BACKEND_PREFERENCE.join(', ')} or unset it.`,
-    );
-  }
-  const forced = options.backend ?? (fromEnv as BackendChoice | undefined);
+  const log = resolveLog(options.log, (m) => console.error(m));
+  const forced = forcedBackend(BACKEND_PREFERENCE, options.backend, { name: BACKEND_ENV_VAR, value: env[BACKEND_ENV_VAR] });
   const order: readonly BackendChoice[] = forced ? [forced] : BACKEND_PREFERENCE;
-
   const wasmThreads = order.includes('wasm') ? resolveWasmThreads(options.threads, env) : 1;
   lastAttempts = [];
-  for (const choice of order) {
-    const notes: string[] = [];
-    const reason = await tryBackend(choice, wasmThreads, notes);
-    lastAttempts.push(reason === undefined ? { backend: choice, ok: true } : { backend: choice, ok: false, reason });
-    if (reason === undefined) {
-      const skipped = lastAttempts.filter((a) => !a.ok).map((a) => `${a.backend} (${a.reason})`);
-      const how = forced ? (options.backend ? 'forced by option' : `forced by ${BACKEND_ENV_VAR}`) : 'best available';
-      log(`[@mm/backend] using ${choice} (${[how, ...notes].join(', ')})${skipped.length ? `; skipped: ${skipped.join('; ')}` : ''}`);
-      return choice;
-    }
-  }
-  const tried = lastAttempts.map((a) => `  - ${a.backend}: ${a.reason}`).join('\n');
-  throw new Error(
-    forced
-      ? `Backend '${forced}' could not be loaded:\n${tried}\nInstall ${CANDIDATES[forced].packageName} (same version as @tensorflow/tfjs-core) or choose another backend.`
-      : `No tfjs backend could be loaded:\n${tried}\nInstall @tensorflow/tfjs-backend-wasm (recommended on CPU) or @tensorflow/tfjs-backend-cpu.`,
+  return chooseBackend(
+    {
+      order,
+      how: forced ? (options.backend ? 'forced by option' : `forced by ${BACKEND_ENV_VAR}`) : 'best available',
+      attempt: (choice, notes) => tryBackend(choice, wasmThreads, notes),
+      log,
+      failure: (attempts) => {
+        const tried = attempts.map((a) => `  - ${a.backend}: ${a.reason}`).join('\n');
+        return new Error(
+          forced
+            ? `Backend '${forced}' could not be loaded:\n${tried}\nInstall ${CANDIDATES[forced].packageName} (same version as @tensorflow/tfjs-core) or choose another backend.`
+            : `No tfjs backend could be loaded:\n${tried}\nInstall @tensorflow/tfjs-backend-wasm (recommended on CPU) or @tensorflow/tfjs-backend-cpu.`,
+        );
+      },
+    },
+    lastAttempts,
   );
 }

@@ -4,6 +4,10 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { keepHeapViewCurrent } from './heap-view.js';
+import { setWasmThreadsInUse } from './wasm-thread-count.js';
+
+export { wasmThreadsInUse } from './wasm-thread-count.js';
 
 /**
  * Multi-threaded tfjs-backend-wasm in Node.
@@ -43,11 +47,6 @@ interface WasmPackage {
 }
 
 let active: { threads: number } | null = null;
-
-/** Threads of the wasm backend registered by `useThreadedWasm` (1 when it is the stock build). */
-export function wasmThreadsInUse(): number {
-  return active?.threads ?? 1;
-}
 
 /**
  * The number of wasm threads to use: `requested`, else `MM_WASM_THREADS`, else one per core
@@ -153,25 +152,6 @@ async function loadThreadedModule(threads: number): Promise<ThreadedModule> {
   return module;
 }
 
-/**
- * BackendWasm reads `module.HEAPU8` directly. With shared memory, growth by a worker thread
- * does not refresh the main thread's views, and a stale view silently truncates reads; this
- * getter re-creates the view whenever the memory has grown.
- */
-function keepHeapViewCurrent(module: ThreadedModule): void {
-  let view = module.HEAPU8;
-  Object.defineProperty(module, 'HEAPU8', {
-    configurable: true,
-    get: () => {
-      const buffer = module.wasmMemory.buffer;
-      if (view.byteLength !== buffer.byteLength) view = new Uint8Array(buffer);
-      return view;
-    },
-    set: (next: Uint8Array) => {
-      view = next;
-    },
-  });
-}
 
 /**
  * Replaces the registered 'wasm' backend by the threaded build with `threads` threads (≥ 2).
@@ -211,6 +191,7 @@ export async function useThreadedWasm(threads: number, wasmPackage: WasmPackage)
   for (const worker of module.PThread.runningWorkers) worker.unref();
   const started = wasmPackage.getThreadsCount();
   active = { threads: started };
+  setWasmThreadsInUse(started);
   if (started !== threads) return `the threaded wasm build started ${started} threads instead of ${threads}`;
   return undefined;
 }

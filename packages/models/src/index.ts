@@ -1,5 +1,2 @@
-export { countParams } from './count-params.js';
-export * from './resnet18/index.js';
-export * from './weights/index.js';
-export * from './i3d/index.js';
-export * from './cg-mnist/index.js';
+export * from './portable.js';
+export { readSafetensorsFile } from './weights/safetensors-file.js';

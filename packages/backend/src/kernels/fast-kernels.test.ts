@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerWasmTrainingKernels, restoreStockWasmKernels } from './register-wasm.js';
 import { FAST_WASM_KERNELS } from './fast-kernels.js';
 import { FAST_GRADIENTS, registerFastGradients, restoreStockGradients } from './gradients.js';
-import { BINARY_CASES, CONV_CASES, convOutputShape, randomValues, relativeError, runKernelOn, size, unaryValues, type KernelCall, type Pad } from './test-values.js';
+import { BINARY_CASES, CONV_CASES, convOutputShape, randomValues, relativeError, runKernelOn, size, smallNetworkGradients, unaryValues, type KernelCall, type Pad } from './test-values.js';
 
 /**
  * Every fast wasm kernel against the cpu backend. The error bound is relative to the largest
@@ -376,34 +376,8 @@ describe('fast wasm kernels match the cpu backend', () => {
   });
 
   it('train a small conv/BN/pool network like cpu does, without leaking tensors', async () => {
-    const gradients = async (backend: string) => {
-      await tf.setBackend(backend);
-      const x = tf.tensor4d(randomValues(4 * 12 * 12 * 3, 7), [4, 12, 12, 3]);
-      const w1 = tf.variable(tf.tensor4d(randomValues(3 * 3 * 3 * 8, 8), [3, 3, 3, 8]));
-      const w2 = tf.variable(tf.tensor4d(randomValues(3 * 3 * 8 * 4, 9), [3, 3, 8, 4]));
-      const offset = tf.variable(tf.tensor1d(randomValues(8, 10)));
-      const scale = tf.variable(tf.tensor1d(randomValues(8, 11)));
-      const f = () =>
-        tf.tidy(() => {
-          let h: tf.Tensor4D = tf.relu(tf.conv2d(x, w1, 1, 'same'));
-          const { mean, variance } = tf.moments(h, [0, 1, 2]);
-          h = tf.batchNorm4d(h, mean as tf.Tensor1D, variance as tf.Tensor1D, offset, scale, 1e-5);
-          h = tf.maxPool(h, 2, 2, 'valid');
-          h = tf.conv2d(h, w2, 2, 'same');
-          return tf.mean(tf.square(h)) as tf.Scalar;
-        });
-      const before = tf.memory().numTensors;
-      for (let i = 0; i < 3; i++) tf.tidy(() => Object.values(tf.variableGrads(f).grads).forEach((g) => g.dataSync()));
-      const leaked = tf.memory().numTensors - before;
-      const grads = tf.tidy(() => {
-        const { grads: g } = tf.variableGrads(f);
-        return [w1, w2, offset, scale].map((w) => Float32Array.from(g[w.name].dataSync() as Float32Array));
-      });
-      [x, w1, w2, offset, scale].forEach((t) => t.dispose());
-      return { grads, leaked };
-    };
-    const cpu = await gradients('cpu');
-    const wasm = await gradients('wasm');
+    const cpu = await smallNetworkGradients('cpu');
+    const wasm = await smallNetworkGradients('wasm');
     expect(wasm.leaked).toBe(0);
     for (let i = 0; i < cpu.grads.length; i++) {
       expect(relativeError(wasm.grads[i], cpu.grads[i])).toBeLessThanOrEqual(RELATIVE_TOLERANCE * 10);

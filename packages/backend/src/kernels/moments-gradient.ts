@@ -1,8 +1,8 @@
-import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import { backend_util, engine, getKernel, Tensor, util } from '@tensorflow/tfjs-core';
 import { MEAN_SQUARED_DEVIATION } from './reduce.js';
 import { FunctionPatch } from './function-patch.js';
+import { host } from '#kernel-host';
 
 /**
  * `tf.moments` with a one-pass input gradient, for batch normalisation in training.
@@ -54,16 +54,7 @@ function momentsWithOnePassGradient(...args: MomentsArgs): ReturnType<MomentsFn>
   return { mean: tf.reshape(mean, shape), variance: tf.reshape(variance, shape) };
 }
 
-/** tfjs-core's CommonJS exports object, the one tfjs-layers reads `moments` from (undefined outside Node). */
-function tfjsCoreExports(): Record<string, unknown> | undefined {
-  try {
-    return createRequire(import.meta.url)('@tensorflow/tfjs-core') as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
-}
-
-const momentsPatch = new FunctionPatch<MomentsFn>(tfjsCoreExports, 'moments', momentsWithOnePassGradient);
+const momentsPatch = new FunctionPatch<MomentsFn>(host.tfjsCoreExports, 'moments', momentsWithOnePassGradient);
 
 /**
  * Installs the one-pass moments gradient (idempotent). Returns false where tfjs-core's exports
@@ -80,5 +71,5 @@ export function restoreStockMoments(): void {
 
 /** tfjs-core's `moments` as currently installed (stock or this one), for comparisons in tests. */
 export function currentMoments(): MomentsFn {
-  return (tfjsCoreExports()?.moments as MomentsFn | undefined) ?? tf.moments;
+  return (host.tfjsCoreExports()?.moments as MomentsFn | undefined) ?? tf.moments;
 }

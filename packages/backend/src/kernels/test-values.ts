@@ -135,3 +135,34 @@ export function unaryValues(count: number, seed: number): Float32Array {
   for (let i = 3; i < count; i += 101) values[i] = Number.NaN;
   return values;
 }
+
+/**
+ * Gradients of a small conv → batch norm (tf.moments) → max-pool → strided conv network on
+ * `backend`, after three warm-up evaluations, and how many tensors those leaked.
+ */
+export async function smallNetworkGradients(backend: string): Promise<{ grads: Float32Array[]; leaked: number }> {
+  await tf.setBackend(backend);
+  const x = tf.tensor4d(randomValues(4 * 12 * 12 * 3, 7), [4, 12, 12, 3]);
+  const w1 = tf.variable(tf.tensor4d(randomValues(3 * 3 * 3 * 8, 8), [3, 3, 3, 8]));
+  const w2 = tf.variable(tf.tensor4d(randomValues(3 * 3 * 8 * 4, 9), [3, 3, 8, 4]));
+  const offset = tf.variable(tf.tensor1d(randomValues(8, 10)));
+  const scale = tf.variable(tf.tensor1d(randomValues(8, 11)));
+  const f = () =>
+    tf.tidy(() => {
+      let h: tf.Tensor4D = tf.relu(tf.conv2d(x, w1, 1, 'same'));
+      const { mean, variance } = tf.moments(h, [0, 1, 2]);
+      h = tf.batchNorm4d(h, mean as tf.Tensor1D, variance as tf.Tensor1D, offset, scale, 1e-5);
+      h = tf.maxPool(h, 2, 2, 'valid');
+      h = tf.conv2d(h, w2, 2, 'same');
+      return tf.mean(tf.square(h)) as tf.Scalar;
+    });
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) tf.tidy(() => Object.values(tf.variableGrads(f).grads).forEach((g) => g.dataSync()));
+  const leaked = tf.memory().numTensors - before;
+  const grads = tf.tidy(() => {
+    const { grads: g } = tf.variableGrads(f);
+    return [w1, w2, offset, scale].map((w) => Float32Array.from(g[w.name].dataSync() as Float32Array));
+  });
+  [x, w1, w2, offset, scale].forEach((t) => t.dispose());
+  return { grads, leaked };
+}

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MNIST_IMAGE_SIZE, MNIST_NUM_CLASSES, MNIST_SPLIT_SIZES } from '../mnist/mnist.js';
-import { buildColoredGrayMnist, type CgMnistSplit, type ColoredGrayMnist } from './colored-mnist.js';
+import { type CgMnistSplit, type ColoredGrayMnist } from './colored-mnist.js';
+import { buildColoredGrayMnist } from './build.js';
 import { DEFAULT_CLASS_COLORS, nearestColorIndex } from './colors.js';
 
 const PIXELS = MNIST_IMAGE_SIZE * MNIST_IMAGE_SIZE;

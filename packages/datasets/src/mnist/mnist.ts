@@ -2,31 +2,16 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, IdxFormatError, readIdxFile } from './idx.js';
+import { mnistFileStems, mnistFromIdx, type MnistImages, type MnistSplit } from './mnist-format.js';
 
-export const MNIST_IMAGE_SIZE = 28;
-export const MNIST_NUM_CLASSES = 10;
-/** Sample counts of the official splits, for reference; files with other counts are accepted. */
-export const MNIST_SPLIT_SIZES = { train: 60_000, test: 10_000 } as const;
-
-export type MnistSplit = 'train' | 'test';
-
-export interface MnistImages {
-  split: MnistSplit;
-  count: number;
-  rows: number;
-  cols: number;
-  /** count × rows × cols gray levels 0..255 (0 = background), row-major. */
-  images: Uint8Array;
-  /** count digit labels 0..9. */
-  labels: Uint8Array;
-  /** The files read, for provenance in reports. */
-  files: { images: string; labels: string };
-}
-
-const FILE_STEMS: Record<MnistSplit, { images: string; labels: string }> = {
-  train: { images: 'train-images-idx3-ubyte', labels: 'train-labels-idx1-ubyte' },
-  test: { images: 't10k-images-idx3-ubyte', labels: 't10k-labels-idx1-ubyte' },
-};
+export {
+  MNIST_FILE_STEMS,
+  MNIST_IMAGE_SIZE,
+  MNIST_NUM_CLASSES,
+  MNIST_SPLIT_SIZES,
+  type MnistImages,
+  type MnistSplit,
+} from './mnist-format.js';
 
 /** The names a file goes by: as LeCun published it, gzip-compressed, and with a dot (some mirrors). */
 function candidateNames(stem: string): string[] {
@@ -71,45 +56,7 @@ function locate(dir: string, stem: string): string {
  * with 28×28 images, label magic 2049, equal counts, labels 0..9.
  */
 export function loadMnist(split: MnistSplit, dir: string = defaultMnistDir()): MnistImages {
-  const stems = FILE_STEMS[split];
-  if (!stems) throw new Error(`Unknown MNIST split '${String(split)}': use 'train' or 'test'.`);
-  const imagesFile = locate(dir, stems.images);
-  const labelsFile = locate(dir, stems.labels);
-  const images = readIdxFile(imagesFile, IDX_IMAGES_MAGIC);
-  const labels = readIdxFile(labelsFile, IDX_LABELS_MAGIC);
-  if (images.dims.length !== 3) {
-    throw new IdxFormatError(imagesFile, `expected 3 dimensions (count, rows, cols), header has ${images.dims.length}`);
-  }
-  const [count, rows, cols] = images.dims;
-  if (rows !== MNIST_IMAGE_SIZE || cols !== MNIST_IMAGE_SIZE) {
-    throw new IdxFormatError(
-      imagesFile,
-      `images are ${rows}×${cols}, expected ${MNIST_IMAGE_SIZE}×${MNIST_IMAGE_SIZE}; this is not MNIST (resize the images or use another loader)`,
-    );
-  }
-  if (labels.dims.length !== 1) {
-    throw new IdxFormatError(labelsFile, `expected 1 dimension (count), header has ${labels.dims.length}`);
-  }
-  if (labels.dims[0] !== count) {
-    throw new IdxFormatError(
-      labelsFile,
-      `holds ${labels.dims[0]} labels but ${imagesFile} holds ${count} images; the two files must come from the same split and release`,
-    );
-  }
-  const badIndex = labels.data.findIndex((label) => label >= MNIST_NUM_CLASSES);
-  if (badIndex >= 0) {
-    throw new IdxFormatError(
-      labelsFile,
-      `label ${labels.data[badIndex]} at index ${badIndex} is outside 0..${MNIST_NUM_CLASSES - 1}; the file is corrupt or not MNIST`,
-    );
-  }
-  return {
-    split,
-    count,
-    rows,
-    cols,
-    images: images.data,
-    labels: labels.data,
-    files: { images: imagesFile, labels: labelsFile },
-  };
+  const stems = mnistFileStems(split);
+  const files = { images: locate(dir, stems.images), labels: locate(dir, stems.labels) };
+  return mnistFromIdx(split, readIdxFile(files.images, IDX_IMAGES_MAGIC), readIdxFile(files.labels, IDX_LABELS_MAGIC), files);
 }

@@ -1,7 +1,6 @@
 export {
   encodeSafetensors,
   parseSafetensors,
-  readSafetensorsFile,
   SafetensorsFormatError,
   type Float32TensorData,
   type SafetensorsDtype,

@@ -226,19 +226,6 @@ export function parseSafetensors(data: Uint8Array, source = 'safetensors data'):
   return { tensors, metadata };
 }
 
-/** Reads and parses a safetensors file (Node.js only; `node:fs` is loaded on demand so browsers can use the rest). */
-export async function readSafetensorsFile(path: string): Promise<SafetensorsFile> {
-  const { readFile } = await import('node:fs/promises');
-  let data: Uint8Array;
-  try {
-    data = await readFile(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new Error(`cannot read safetensors file ${path}${code ? ` (${code})` : ''}: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  return parseSafetensors(data, path);
-}
-
 export interface Float32TensorData {
   shape: readonly number[];
   /** float32 values (F32), or int32 values (I32). */

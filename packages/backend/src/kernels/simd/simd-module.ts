@@ -1,7 +1,6 @@
-import v8 from 'node:v8';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { wasmThreadsInUse } from '../../wasm-threads.js';
-import { Worker } from 'node:worker_threads';
+import { host } from '#kernel-host';
+import { wasmThreadsInUse } from '../../wasm-thread-count.js';
 import { KERNELS_WASM_BASE64 } from './kernels-wasm.generated.js';
 import { webAssembly, type WasmMemory } from './webassembly.js';
 
@@ -69,7 +68,7 @@ interface ModuleExports {
 /** The wasm bytes of one build variant. */
 function variantBytes(relaxed: boolean, shared: boolean): Uint8Array {
   const key = `${relaxed ? 'relaxed' : 'plain'}${shared ? 'Shared' : 'Private'}` as keyof typeof KERNELS_WASM_BASE64;
-  return Buffer.from(KERNELS_WASM_BASE64[key], 'base64');
+  return Uint8Array.from(atob(KERNELS_WASM_BASE64[key]), (c) => c.charCodeAt(0));
 }
 
 let relaxedSupport: boolean | undefined;
@@ -81,30 +80,24 @@ let relaxedSupport: boolean | undefined;
 export function relaxedSimdAvailable(): boolean {
   if (relaxedSupport !== undefined) return relaxedSupport;
   const probe = variantBytes(true, false);
-  if (!webAssembly.validate(probe)) {
-    try {
-      v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
-    } catch {
-      // An engine without the flag: the plain build is used.
-    }
-  }
+  if (!webAssembly.validate(probe)) host.allowRelaxedSimd();
   const supported = webAssembly.validate(probe);
   relaxedSupport = supported;
   return supported;
 }
 
-function wantRelaxed(env: Record<string, string | undefined>): boolean {
-  const setting = env[RELAXED_SIMD_ENV_VAR]?.trim();
+function wantRelaxed(env: (name: string) => string | undefined): boolean {
+  const setting = env(RELAXED_SIMD_ENV_VAR)?.trim();
   if (setting === '0' || setting === 'false') return false;
   return relaxedSimdAvailable();
 }
 
-// Runs in each pool worker (CommonJS, evaluated from this string so that no file has to ship).
-// Job fields are read only after a chunk is claimed: a claim that lands on a newer job then
-// reads that job's fields, which the caller wrote before opening it (NEXT reset last).
-const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-const { module, memory, control, names } = workerData;
+// Runs in each pool thread, started by the host (a Node worker thread, or a Web Worker) with
+// { module, memory, control, names }. Plain JS in one function expression, so that no file has
+// to ship. Job fields are read only after a chunk is claimed: a claim that lands on a newer job
+// then reads that job's fields, which the caller wrote before opening it (NEXT reset last).
+const POOL_LOOP = `function (data) {
+const { module, memory, control, names } = data;
 const exports_ = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const ctl = new Int32Array(control);
 let seen = 0;
@@ -125,36 +118,33 @@ for (;;) {
     if (Atomics.add(ctl, ${FINISHED}, 1) + 1 === chunks) Atomics.notify(ctl, ${FINISHED});
   }
 }
-`;
+}`;
 
 /**
  * Instantiates the module on `memory` (tfjs-backend-wasm's). With shared memory and
- * `threads` > 1, also starts threads − 1 pool workers (unreferenced: they never keep the
- * process alive). `relaxed` overrides the choice of build (default: relaxed SIMD where the
- * engine has it, unless MM_WASM_RELAXED_SIMD=0).
+ * `threads` > 1, also starts threads − 1 pool threads (unreferenced: they never keep the
+ * process alive), unless this thread may not block (a page's main thread: one thread then).
+ * `relaxed` overrides the choice of build (default: relaxed SIMD where the engine has it,
+ * unless MM_WASM_RELAXED_SIMD=0).
  */
 export function createSimdModule(
   memory: WasmMemory,
   options: { threads?: number; relaxed?: boolean; env?: Record<string, string | undefined> } = {},
 ): SimdModule {
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  const relaxed = options.relaxed ?? wantRelaxed(options.env ?? process.env);
+  const env = options.env;
+  const relaxed = options.relaxed ?? wantRelaxed(env ? (name) => env[name] : host.env);
   if (relaxed && !relaxedSimdAvailable()) throw new Error('relaxed SIMD was requested but this engine does not run it');
   const compiled = new webAssembly.Module(variantBytes(relaxed, shared));
   const exports = new webAssembly.Instance(compiled, { env: { memory } }).exports as unknown as ModuleExports;
-  const threads = shared ? Math.max(1, Math.floor(options.threads ?? 1)) : 1;
+  const threads = shared && host.canBlock ? Math.max(1, Math.floor(options.threads ?? 1)) : 1;
 
-  const control = new Int32Array(new SharedArrayBuffer((ARGS + MAX_ARG_SLOTS) * 4));
+  // Only a pool needs the control block (and SharedArrayBuffer, absent from pages that are not cross-origin isolated).
+  const control = new Int32Array(threads > 1 ? new SharedArrayBuffer((ARGS + MAX_ARG_SLOTS) * 4) : new ArrayBuffer(0));
   // No chunk is open until the first job: NEXT starts beyond any chunk count.
-  control[NEXT] = 0x3fffffff;
+  if (threads > 1) control[NEXT] = 0x3fffffff;
   for (let i = 1; i < threads; i++) {
-    const worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      // Not this process's loader flags (e.g. --import tsx): the worker runs plain JS.
-      execArgv: [],
-      workerData: { module: compiled, memory, control: control.buffer, names: FUNCTIONS },
-    });
-    worker.unref();
+    host.startPoolThread(POOL_LOOP, { module: compiled, memory, control: control.buffer as SharedArrayBuffer, names: FUNCTIONS });
   }
 
   const call = (name: SimdFunction, args: readonly number[]): void => {
@@ -235,7 +225,7 @@ export function simdModuleFor(wasm: BackendWasm): SimdModule | null {
   const cached = modules.get(wasm);
   if (cached !== undefined) return cached;
   let module: SimdModule | null = null;
-  if (process.env[SIMD_KERNELS_ENV_VAR]?.trim() !== 'xnnpack') {
+  if (host.env(SIMD_KERNELS_ENV_VAR)?.trim() !== 'xnnpack') {
     // The threaded build keeps its memory on the module; the single-threaded one exports it.
     const emscripten = (wasm as unknown as { wasm: EmscriptenModule }).wasm;
     const memory = emscripten.wasmMemory ?? emscripten.asm?.memory;
