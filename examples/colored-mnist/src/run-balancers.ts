@@ -123,7 +123,8 @@ export async function writeBalancerResults(config: BalancerBenchmarkConfig, resu
       label: method,
       bars: [
         { name: 'prediction', value: 100 * row.testAccuracy.mean, error: 100 * row.testAccuracy.std, color: '#1f77b4' },
-        { name: 'gray logits', value: 100 * (row.modalityAccuracy[1]?.mean ?? row.modalityAccuracy[0].mean), color: '#999999' },
+        // Uni-modal runs have no second modality: their bar would repeat the prediction under another name.
+        { name: 'gray logits', value: row.modalityAccuracy.length > 1 ? 100 * row.modalityAccuracy[1].mean : Number.NaN, color: '#999999' },
       ],
     })),
   });

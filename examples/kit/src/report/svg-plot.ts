@@ -126,9 +126,12 @@ export interface BarGroup {
 }
 
 export function barChart(o: { title: string; yLabel: string; groups: BarGroup[]; yRange?: [number, number]; width?: number; height?: number }): string {
-  const width = o.width ?? 760;
-  const height = o.height ?? 360;
-  const m = { left: 62, right: 150, top: 36, bottom: 60 };
+  // Many groups get wider bars and slanted labels, so names never run into each other.
+  const crowded = o.groups.length > 6;
+  const longestLabel = Math.max(0, ...o.groups.map((g) => g.label.length));
+  const width = o.width ?? Math.max(760, 212 + o.groups.length * 48);
+  const height = o.height ?? 360 + (crowded ? Math.ceil(longestLabel * 4.6) : 0);
+  const m = { left: 62, right: 150, top: 36, bottom: crowded ? 30 + Math.ceil(longestLabel * 4.6) : 60 };
   const pw = width - m.left - m.right;
   const ph = height - m.top - m.bottom;
   const values = o.groups.flatMap((g) => g.bars.map((b) => b.value + (b.error ?? 0)));
@@ -154,7 +157,13 @@ export function barChart(o: { title: string; yLabel: string; groups: BarGroup[];
       }
       parts.push(`<text x="${(x + bw * 0.45).toFixed(1)}" y="${(sy(b.value) - 4).toFixed(1)}" text-anchor="middle" font-size="9" ${FONT}>${b.value.toFixed(1)}</text>`);
     });
-    parts.push(`<text x="${m.left + gi * gw + gw / 2}" y="${m.top + ph + 16}" text-anchor="middle" font-size="11" ${FONT}>${esc(g.label)}</text>`);
+    const lx = m.left + gi * gw + gw / 2;
+    const ly = m.top + ph + 16;
+    parts.push(
+      crowded
+        ? `<text x="${lx}" y="${ly}" text-anchor="end" transform="rotate(-40 ${lx} ${ly})" font-size="11" ${FONT}>${esc(g.label)}</text>`
+        : `<text x="${lx}" y="${ly}" text-anchor="middle" font-size="11" ${FONT}>${esc(g.label)}</text>`,
+    );
   });
   parts.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
   parts.push(`<text transform="translate(16 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle" font-size="12" ${FONT}>${esc(o.yLabel)}</text>`);
