@@ -25,6 +25,8 @@ export interface AppReport {
   app: string;
   args: string[];
   referenceSeconds: number;
+  /** Wall-clock seconds of the whole loop for this app: fixture, uninterrupted run, every start. */
+  loopSeconds?: number;
   /** Seconds from start to the first checkpoint in the reference run (the kills' time scale). */
   firstCheckpointSeconds: number;
   kills: KillRecord[];
@@ -154,6 +156,7 @@ function compareCheckpoints(reference: string, run: string, report: AppReport): 
  * would read is read back, and must hold at least the epochs saved before.
  */
 export async function killAndResume(app: AppSpec, options: KillResumeOptions): Promise<AppReport> {
+  const loopStarted = Date.now();
   const work = join(options.work, app.name);
   mkdirSync(work, { recursive: true });
   const args = [...(await app.prepare(options.work)), ...app.args];
@@ -218,6 +221,7 @@ export async function killAndResume(app: AppSpec, options: KillResumeOptions): P
       if (signal !== 'SIGKILL') {
         if (code !== 0) {
           report.failedStarts.push(`${dir} attempt ${attempt}: exit ${code ?? signal}: ${stderr.slice(-600)}`);
+          report.loopSeconds = (Date.now() - loopStarted) / 1000;
           return report;
         }
         break;
@@ -245,6 +249,7 @@ export async function killAndResume(app: AppSpec, options: KillResumeOptions): P
     report.leftovers.push(...findLeftovers(dir));
     options.log(`${app.name}: run ${report.runs} finished after ${report.kills.length} kill(s) in all; ${report.differences.length} difference(s) from the uninterrupted run`);
   }
+  report.loopSeconds = (Date.now() - loopStarted) / 1000;
   report.ok = report.kills.length >= options.kills && report.unreadable.length === 0 && report.regressions.length === 0 && report.failedStarts.length === 0 && report.differences.length === 0;
   return report;
 }
