@@ -30,11 +30,12 @@ describe('kill-resume table', () => {
     const r = report('balancers', [random(100), aimed('writing the new folder'), random(200), aimed('after the write'), random(300), aimed('after the write'), aimed('deleting the previous folder')], {
       loopSeconds: 1530,
       regressions: ['x'],
+      leftovers: ['runs/a/checkpoint.old-7', 'runs/b/checkpoint.tmp-8'],
       ok: false,
     });
     const lines = killResumeTable([r]).split('\n');
     expect(lines).toHaveLength(3);
-    expect(lines[2]).toBe('| balancers | 7 | 4: 1 / 0 / 1 / 2 | 2 | 9 | 0 | 1 | 0 | 120, 6, 1,234,567 | 0 | 62 | 26 | NO |');
+    expect(lines[2]).toBe('| balancers | 7 | 4: 1 / 0 / 1 / 2 | 2 | 9 | 0 | 1 | 0 | 120, 6, 1,234,567 | 0 | 2 | 62 | 26 | NO |');
   });
 
   it('says when a loop did not record its own duration', () => {
