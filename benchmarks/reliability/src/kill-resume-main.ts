@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { runCli } from '@mm/example-kit';
 import { APPS } from './apps.js';
 import { killAndResume, type AppReport } from './kill-resume.js';
+import { aimedKills, WRITE_MOMENTS } from './kill-resume-table.js';
 
 const CLI = {
   usage: 'pnpm --filter @mm/bench-reliability kill-resume -- [options]',
@@ -32,13 +33,12 @@ await runCli(CLI, async (args) => {
   }
   console.log('app            kills  aimed at a write (writing / between renames / deleting old / after)  runs  checkpoints read  unreadable  went back  failed starts  differences  compared (steps, epochs, weights)  ok');
   for (const r of reports) {
-    const aimed = r.kills.filter((k) => k.aim === 'checkpoint');
-    const count = (m: string) => aimed.filter((k) => k.moment === m).length;
+    const aimed = aimedKills(r);
     console.log(
       [
         r.app.padEnd(14),
         String(r.kills.length).padStart(5),
-        `${aimed.length} (${count('writing the new folder')} / ${count('between the two renames')} / ${count('deleting the previous folder')} / ${count('after the write')})`.padEnd(68),
+        `${aimed.total} (${WRITE_MOMENTS.map((m) => aimed.landed[m]).join(' / ')})`.padEnd(68),
         String(r.runs).padStart(4),
         String(r.checkpointsRead).padStart(17),
         String(r.unreadable.length).padStart(11),

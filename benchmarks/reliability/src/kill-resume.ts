@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, watch } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { loadCheckpoint } from '@mm/example-kit';
 import { finished, startNode, type AppSpec } from './apps.js';
@@ -25,6 +25,8 @@ export interface AppReport {
   app: string;
   args: string[];
   referenceSeconds: number;
+  /** Wall-clock seconds of the whole loop for this app: fixture, uninterrupted run, every start. */
+  loopSeconds?: number;
   /** Seconds from start to the first checkpoint in the reference run (the kills' time scale). */
   firstCheckpointSeconds: number;
   kills: KillRecord[];
@@ -98,6 +100,23 @@ function writeMoment(parents: string[], pid: number): WriteMoment {
   return 'after the write';
 }
 
+/**
+ * Calls `onWrite` whenever process `pid` begins a checkpoint write under `dir` (its temporary
+ * folder appears). Node 20's recursive watch on Linux scans every new folder and emits an
+ * 'error' (ENOENT) when the folder is already gone, as the writers' `.tmp-*` and `.old-*` folders
+ * often are: unhandled, that ended the whole loop. A vanished folder is expected; other watch
+ * errors are logged, and at worst an aimed kill does not come and that start runs to its end.
+ */
+export function watchCheckpointWrites(dir: string, pid: number, log: (line: string) => void, onWrite: () => void): FSWatcher {
+  const watcher = watch(dir, { recursive: true }, (event, file) => {
+    if (event === 'rename' && file && basename(file.toString()) === `checkpoint.tmp-${pid}` && existsSync(join(dir, file.toString()))) onWrite();
+  });
+  watcher.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') log(`watching ${dir}: ${error.message}`);
+  });
+  return watcher;
+}
+
 interface Started {
   child: ChildProcess;
   done: ReturnType<typeof finished>;
@@ -154,6 +173,7 @@ function compareCheckpoints(reference: string, run: string, report: AppReport): 
  * would read is read back, and must hold at least the epochs saved before.
  */
 export async function killAndResume(app: AppSpec, options: KillResumeOptions): Promise<AppReport> {
+  const loopStarted = Date.now();
   const work = join(options.work, app.name);
   mkdirSync(work, { recursive: true });
   const args = [...(await app.prepare(options.work)), ...app.args];
@@ -195,7 +215,7 @@ export async function killAndResume(app: AppSpec, options: KillResumeOptions): P
       let delayMs = 0;
       let writeIndex: number | undefined;
       let timer: NodeJS.Timeout | undefined;
-      let watcher: ReturnType<typeof watch> | undefined;
+      let watcher: FSWatcher | undefined;
       const kill = () => run.child.kill('SIGKILL');
       if (aim === 'random') {
         delayMs = Math.round((0.2 + 1.1 * next()) * scale);
@@ -207,8 +227,7 @@ export async function killAndResume(app: AppSpec, options: KillResumeOptions): P
         writeIndex = 1 + Math.floor(2 * next());
         let writes = 0;
         mkdirSync(dir, { recursive: true });
-        watcher = watch(dir, { recursive: true }, (event, file) => {
-          if (event !== 'rename' || !file || basename(file.toString()) !== `checkpoint.tmp-${run.child.pid}` || !existsSync(join(dir, file.toString()))) return;
+        watcher = watchCheckpointWrites(dir, run.child.pid!, options.log, () => {
           if (++writes === writeIndex && !timer) timer = setTimeout(kill, delayMs);
         });
       }
@@ -218,6 +237,7 @@ export async function killAndResume(app: AppSpec, options: KillResumeOptions): P
       if (signal !== 'SIGKILL') {
         if (code !== 0) {
           report.failedStarts.push(`${dir} attempt ${attempt}: exit ${code ?? signal}: ${stderr.slice(-600)}`);
+          report.loopSeconds = (Date.now() - loopStarted) / 1000;
           return report;
         }
         break;
@@ -245,6 +265,7 @@ export async function killAndResume(app: AppSpec, options: KillResumeOptions): P
     report.leftovers.push(...findLeftovers(dir));
     options.log(`${app.name}: run ${report.runs} finished after ${report.kills.length} kill(s) in all; ${report.differences.length} difference(s) from the uninterrupted run`);
   }
+  report.loopSeconds = (Date.now() - loopStarted) / 1000;
   report.ok = report.kills.length >= options.kills && report.unreadable.length === 0 && report.regressions.length === 0 && report.failedStarts.length === 0 && report.differences.length === 0;
   return report;
 }

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -139,6 +139,17 @@ describe('run checkpoints, damaged', () => {
       expect(result, what).toBeInstanceOf(RunCheckpointError);
       expect((result as Error).message, what).toMatch(message);
     }
+  });
+
+  it('a finished run whose last write was killed while deleting the previous folder: resuming removes the half-deleted copy', async () => {
+    const dir = join(root, 'killed-in-clean-up');
+    const straight = await train(dir, 3);
+    // What the kill left: the new checkpoint in place, half of the previous one beside it.
+    const halfDeleted = `${checkpointDir(dir)}.old-4242`;
+    mkdirSync(halfDeleted);
+    writeFileSync(join(halfDeleted, 'tensors.safetensors'), tensorBytes.subarray(0, 100));
+    expect(await train(dir, 3)).toEqual(straight);
+    expect(readdirSync(dir)).toEqual(['checkpoint']);
   });
 
   it('an intact copy resumes to the same losses as an uninterrupted run', async () => {

@@ -35,8 +35,7 @@ export function writeDirectoryAtomically(dir: string, files: Record<string, stri
   const old = `${dir}.old-${process.pid}`;
   try {
     mkdirSync(dirname(dir), { recursive: true });
-    recoverDirectory(dir);
-    removeLeftovers(dir);
+    settleDirectory(dir);
     mkdirSync(tmp);
     for (const [name, content] of Object.entries(files)) writeFileSync(join(tmp, name), content);
     if (existsSync(dir)) renameSync(dir, old);
@@ -63,6 +62,18 @@ function siblings(dir: string, kind: 'tmp' | 'old'): string[] {
 /** Folders left by writers that were killed; call only once `dir` itself is complete. */
 function removeLeftovers(dir: string): void {
   for (const path of [...siblings(dir, 'tmp'), ...siblings(dir, 'old')]) rmSync(path, { recursive: true, force: true });
+}
+
+/**
+ * For the one process that owns `dir` (a run being resumed, a writer about to write): puts back
+ * the previous folder if a writer was killed between its two renames, then removes what killed
+ * writers left beside it. A run whose last checkpoint write was killed while deleting the
+ * previous folder writes no further checkpoint, so without this its half-deleted copy would stay.
+ * Not for readers of a live run: it would remove the running writer's temporary folder.
+ */
+export function settleDirectory(dir: string): void {
+  recoverDirectory(dir);
+  removeLeftovers(dir);
 }
 
 /**

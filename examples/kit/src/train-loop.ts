@@ -5,6 +5,7 @@ import { CheckpointError, type BalancedTrainer, type StepMetrics, type StoredTen
 import type { MultiModalBatch } from '@mm/datasets';
 import { toLabeledBatch, type BatchSource } from '@mm/metrics';
 import { checkpointDir, loadCheckpoint, readCheckpointLoop, RunCheckpointError, saveCheckpoint } from './checkpoint.js';
+import { settleDirectory } from './files.js';
 import type { ProgressEvent } from './progress.js';
 
 export interface StepLog {
@@ -127,6 +128,8 @@ export async function trainEpochs<M extends StepMetrics>(o: TrainLoopOptions<M>)
   let state: LoopState = { identity: o.identity ?? null, epochs: [], steps: [], best: null, seconds: 0, schedule: o.schedule?.state() ?? null };
   let best: Record<string, StoredTensor> = {};
 
+  // This process owns the run from here on: what killed writers left beside the checkpoint goes.
+  settleDirectory(checkpointDir(o.dir));
   const saved = loadCheckpoint<LoopState>(o.dir);
   if (saved) {
     if (JSON.stringify(saved.loop.identity) !== JSON.stringify(state.identity)) {
