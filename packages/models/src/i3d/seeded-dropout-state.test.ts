@@ -1,7 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { SeededDropout } from './seeded-dropout.js';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
 
 describe('SeededDropout host state', () => {
   it('a layer given another one’s stream position draws the masks that one draws next; a bad position is refused', () => {
