@@ -2,9 +2,10 @@
 // folder, the chosen net and method, SGD with momentum, evaluation on the test split (color
 // independent of the label) every few steps. Nothing here touches the DOM.
 import * as tf from '@tensorflow/tfjs-core';
-import { Agm, BalancedTrainer, GradientBlending, Mla, MmPareto, ModalityDropout, OgmGe, Pmr, Ume, Vanilla, type Balancer } from '@mm/balance';
+import { BalancedTrainer, type Balancer } from '@mm/balance';
 import { deriveSeed, shuffledIndices } from '@mm/datasets';
 import { fetchColoredGrayMnist, renderSampleGrid, type CgMnistSplit, type ColoredGrayMnist } from '@mm/datasets/colored-mnist';
+import { lateFusionBalancer } from '@mm/example-kit/late-fusion-methods';
 import { paperBalancer } from '@mm/example-kit/paper-methods';
 import { toLabeledBatch, type LabeledBatch } from '@mm/metrics';
 import { cgMnistFusedNet, countParams } from '@mm/models';
@@ -31,24 +32,8 @@ function balancerFor(method: MethodName, settings: RunSettings, stepsPerEpoch: n
         numModalities: 2,
         seed: settings.seed * 7 + 1,
       });
-    case 'ogm-ge':
-      return new OgmGe({ seed: settings.seed });
-    case 'agm':
-      return new Agm();
-    case 'pmr':
-      return new Pmr();
-    case 'mmpareto':
-      return new MmPareto();
-    case 'gradient-blending':
-      return new GradientBlending();
-    case 'ume':
-      return new Ume();
-    case 'modality-dropout':
-      return new ModalityDropout({ seed: settings.seed });
-    case 'mla':
-      return new Mla();
-    case 'vanilla-concat':
-      return new Vanilla();
+    default:
+      return lateFusionBalancer(method, settings.seed);
   }
 }
 

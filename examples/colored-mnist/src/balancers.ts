@@ -1,5 +1,5 @@
-import { Agm, GradientBlending, Mla, MmPareto, ModalityDropout, OgmGe, Pmr, teacherFromModel, Ume, Umt, Vanilla, type Balancer } from '@mm/balance';
-import { loadBestWeights } from '@mm/example-kit';
+import { teacherFromModel, Umt, type Balancer } from '@mm/balance';
+import { lateFusionBalancer, loadBestWeights, type LateFusionMethod } from '@mm/example-kit';
 import { cgMnistFusedNet, cgMnistUnimodalNet, type CgMnistFusion } from '@mm/models';
 import type { Method, RunSettings } from './config.js';
 import { paperRunSpec } from './paper.js';
@@ -43,36 +43,15 @@ export interface BenchmarkContext {
 }
 
 function lateBalancer(method: BenchmarkMethod, seed: number, ctx: BenchmarkContext, made: { dispose(): void }[]): Balancer {
-  switch (method) {
-    case 'ogm-ge':
-      return new OgmGe({ seed });
-    case 'agm':
-      return new Agm();
-    case 'pmr':
-      return new Pmr();
-    case 'mmpareto':
-      return new MmPareto();
-    case 'gradient-blending':
-      return new GradientBlending();
-    case 'ume':
-      return new Ume();
-    case 'mla':
-      return new Mla();
-    case 'modality-dropout':
-      return new ModalityDropout({ seed });
-    case 'umt': {
-      // The teachers are this seed's uni-modal runs (their best-validation weights), in inference mode.
-      const teachers = (['unimodal-colored', 'unimodal-gray'] as const).map((m, k) => {
-        const model = cgMnistUnimodalNet({ widths: ctx.settings.widths, gateScale: ctx.settings.gateScale, modality: k as 0 | 1, seed });
-        made.push(model);
-        loadBestWeights(ctx.runDir(m, seed), model);
-        return teacherFromModel(model, 'm0_gap');
-      });
-      return new Umt({ teachers });
-    }
-    default:
-      return new Vanilla();
-  }
+  if (method !== 'umt') return lateFusionBalancer(method as LateFusionMethod, seed);
+  // The teachers are this seed's uni-modal runs (their best-validation weights), in inference mode.
+  const teachers = (['unimodal-colored', 'unimodal-gray'] as const).map((m, k) => {
+    const model = cgMnistUnimodalNet({ widths: ctx.settings.widths, gateScale: ctx.settings.gateScale, modality: k as 0 | 1, seed });
+    made.push(model);
+    loadBestWeights(ctx.runDir(m, seed), model);
+    return teacherFromModel(model, 'm0_gap');
+  });
+  return new Umt({ teachers });
 }
 
 /** The run of one benchmark method and seed. */

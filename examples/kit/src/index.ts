@@ -5,6 +5,7 @@ export { checkpointDir, loadBestWeights, loadCheckpoint, readCheckpointLoop, Run
 export { checkpointedEpochs, reduceOnPlateau, trainEpochs, type BestEpoch, type EpochLog, type EpochSchedule, type StepLog, type TrainLoopOptions, type TrainLoopResult } from './train-loop.js';
 export { evaluateRun, type RunEvaluation } from './evaluate-run.js';
 export { createProgressPrinter, progressFraction, progressLine, type ProgressEvent } from './progress.js';
+export { LATE_FUSION_METHODS, lateFusionBalancer, type LateFusionMethod } from './late-fusion-methods.js';
 export { describeGreedy, paperBalancer, PAPER_METHODS, type PaperMethod, type PaperMethodSettings } from './paper-methods.js';
 export { formatTable, percent, signed, stat, type Stat } from './stats.js';
 export { htmlReport, writeFigures } from './report/figures.js';
