@@ -63,14 +63,15 @@ function matMulInModule(wasm: BackendWasm, a: TensorInfo, b: TensorInfo, transpo
     const aAt = at(a) + i * m * k * 4;
     let rowsAt = aAt;
     if (rowsOfA !== undefined) {
-      module.call('transpose_2d', [aAt, at(rowsOfA), k, m, 0, k]);
+      module.call('transpose_2d', { src: aAt, dst: at(rowsOfA), rows: k, cols: m, r0: 0, r1: k });
       rowsAt = at(rowsOfA);
     }
-    module.call('pack_matrix', [at(b) + i * k * n * 4, at(packed), k, n, transposeB ? 1 : 0]);
+    module.call('pack_matrix', { b: at(b) + i * k * n * 4, packed: at(packed), K: k, N: n, transposed: transposeB ? 1 : 0 });
     const outAt = at(out) + i * m * n * 4;
-    module.split('conv2d', parts, (part) =>
-      rowProductArgs(rowsAt, at(packed), outAt, zerosAt, at(scratch) + part * slots * 4, k, n, ...partOf(m, parts, part, 4)),
-    );
+    module.split('conv2d', parts, (part) => {
+      const [r0, r1] = partOf(m, parts, part, 4);
+      return rowProductArgs({ a: rowsAt, packed: at(packed), out: outAt, zeros: zerosAt, ptrs: at(scratch) + part * slots * 4, k, n, r0, r1 });
+    });
   }
   for (const t of [packed, scratch, ...(rowsOfA ? [rowsOfA] : [])]) wasm.disposeData(t.dataId);
   return out;

@@ -55,9 +55,12 @@ export const fusedBatchNormWasm: KernelFunc = ({ inputs, backend, attrs }) => {
     out = wasm.makeOutput(x.shape, 'float32');
     const rows = util.sizeFromShape(x.shape) / channels;
     const at = (t: TensorInfo) => heapByteOffset(wasm, t);
-    const fixed = [at(x), at(factor), at(shift), at(out), channels];
+    const fixed = { x: at(x), a: at(factor), b: at(shift), out: at(out), C: channels };
     const parts = chunkCount(module, rows, Math.ceil(8192 / channels));
-    module.split('scale_shift_rows', parts, (part) => [...fixed, ...partOf(rows, parts, part)]);
+    module.split('scale_shift_rows', parts, (part) => {
+      const [r0, r1] = partOf(rows, parts, part);
+      return { ...fixed, r0, r1 };
+    });
   } else {
     const scaled = runWasmKernel(wasm, 'Multiply', { a: x, b: factor });
     out = runWasmKernel(wasm, 'Add', { a: scaled, b: shift });

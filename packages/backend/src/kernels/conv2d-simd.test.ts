@@ -98,21 +98,20 @@ describe('convolution module (csrc/kernels.c), both builds, against a float64 re
           const module = createSimdModule(memory, { relaxed });
           expect(module.relaxed).toBe(relaxed);
           const { inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
-          const geometry = [info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth, info.padInfo.top, info.padInfo.left];
-          module.call('pack_filter', [wAt, packedAt, filterHeight, filterWidth, inChannels, outChannels, 0]);
-          module.call('conv2d', [
-            xAt, packedAt, 0, yAt, zerosAt, ptrsAt,
-            inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth, ...geometry, 0,
-            0, info.batchSize * outHeight * outWidth,
-          ]);
+          const geometry = {
+            H: inHeight, W: inWidth, Ci: inChannels, OH: outHeight, OW: outWidth, Co: outChannels, KH: filterHeight, KW: filterWidth,
+            sh: info.strideHeight, sw: info.strideWidth, dh: info.dilationHeight, dw: info.dilationWidth, pt: info.padInfo.top, pl: info.padInfo.left,
+          };
+          module.call('pack_filter', { w: wAt, packed: packedAt, KH: filterHeight, KW: filterWidth, Ci: inChannels, Co: outChannels, rotate: 0 });
+          module.call('conv2d', {
+            x: xAt, packed: packedAt, bias: 0, out: yAt, zeros: zerosAt, ptrs: ptrsAt, ...geometry, relu: 0,
+            p0: 0, p1: info.batchSize * outHeight * outWidth,
+          });
           expect(relativeError(heap.slice(yAt / 4, yAt / 4 + y.length), y)).toBeLessThanOrEqual(RELATIVE_TOLERANCE);
           const tiles = (outChannels / 8) * taps * Math.ceil(inChannels / 4);
           // Two calls over halves of the tiles, with chunks of one sample: the split the pool makes.
           for (const [t0, t1] of [[0, tiles >> 1], [tiles >> 1, tiles]]) {
-            module.call('conv2d_filter_grad', [
-              xAt, dyAt, dWAt, info.batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels,
-              filterHeight, filterWidth, ...geometry, 1, t0, t1,
-            ]);
+            module.call('conv2d_filter_grad', { x: xAt, dy: dyAt, dwOut: dWAt, N: info.batchSize, ...geometry, chunkN: 1, t0, t1 });
           }
           expect(relativeError(heap.slice(dWAt / 4, dWAt / 4 + dW.length), dW)).toBeLessThanOrEqual(RELATIVE_TOLERANCE);
         });

@@ -9,6 +9,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { chunkCount, partOf, simdModuleFor, type SimdModule } from './simd/simd-module.js';
+import type { KernelArgs } from './simd/kernel-exports.js';
 import { heapByteOffset, heapFloatOffset, runWasmKernel, wholeHeapF32 } from './wasm-util.js';
 
 /**
@@ -55,14 +56,15 @@ function runConv(
   const zerosAt = scratchAt + parts * slots * 4;
   wholeHeapF32(wasm).fill(0, zerosAt / 4, zerosAt / 4 + g.inChannels);
   const pixels = g.batch * g.outHeight * g.outWidth;
-  const fixed = [heapByteOffset(wasm, x), heapByteOffset(wasm, packed), bias === undefined ? 0 : heapByteOffset(wasm, bias), heapByteOffset(wasm, out), zerosAt];
-  const shape = [
-    g.inHeight, g.inWidth, g.inChannels, g.outHeight, g.outWidth, g.outChannels, g.filterHeight, g.filterWidth,
-    g.strideHeight, g.strideWidth, g.dilationHeight, g.dilationWidth, g.padTop, g.padLeft, relu ? 1 : 0,
-  ];
+  const fixed = {
+    x: heapByteOffset(wasm, x), packed: heapByteOffset(wasm, packed), bias: bias === undefined ? 0 : heapByteOffset(wasm, bias),
+    out: heapByteOffset(wasm, out), zeros: zerosAt,
+    H: g.inHeight, W: g.inWidth, Ci: g.inChannels, OH: g.outHeight, OW: g.outWidth, Co: g.outChannels, KH: g.filterHeight, KW: g.filterWidth,
+    sh: g.strideHeight, sw: g.strideWidth, dh: g.dilationHeight, dw: g.dilationWidth, pt: g.padTop, pl: g.padLeft, relu: relu ? 1 : 0,
+  };
   module.split('conv2d', parts, (part) => {
     const [p0, p1] = partOf(pixels, parts, part, 4);
-    return [...fixed, scratchAt + part * slots * 4, ...shape, p0, p1];
+    return { ...fixed, ptrs: scratchAt + part * slots * 4, p0, p1 };
   });
   wasm.disposeData(scratch.dataId);
   return out;
@@ -80,8 +82,15 @@ const MIN_CHANNELS_FOR_WINOGRAD = 64;
  * convolution of K channels: B packed [N/8][K][8], `ptrs` 4 pointer slots, `zeros` K zeros
  * (never read: a 1×1 unpadded convolution has no taps in padding). All offsets in bytes.
  */
-export function rowProductArgs(a: number, packed: number, out: number, zeros: number, ptrs: number, k: number, n: number, r0: number, r1: number): number[] {
-  return [a, packed, 0, out, zeros, ptrs, 1, 1, k, 1, 1, n, 1, 1, 1, 1, 1, 1, 0, 0, 0, r0, r1];
+export function rowProductArgs(
+  rows: { a: number; packed: number; out: number; zeros: number; ptrs: number; k: number; n: number; r0: number; r1: number },
+): KernelArgs<'conv2d'> {
+  const { a, packed, out, zeros, ptrs, k, n, r0, r1 } = rows;
+  return {
+    x: a, packed, bias: 0, out, zeros, ptrs,
+    H: 1, W: 1, Ci: k, OH: 1, OW: 1, Co: n, KH: 1, KW: 1, sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pl: 0, relu: 0,
+    p0: r0, p1: r1,
+  };
 }
 
 function winogradApplies(g: ConvGeometry): boolean {
@@ -122,27 +131,33 @@ function runWinograd(
   const scratch = wasm.makeOutput([products * 4 + inC], 'float32');
   const out = wasm.makeOutput([g.batch, g.outHeight, g.outWidth, outC], 'float32');
   const [filterIn, filterOut] = [filter.shape[2], filter.shape[3]];
-  module.call('winograd_filter', [heapByteOffset(wasm, filter), heapByteOffset(wasm, u), filterIn, filterOut, rotate ? 1 : 0]);
+  module.call('winograd_filter', { w: heapByteOffset(wasm, filter), packed: heapByteOffset(wasm, u), Ci: filterIn, Co: filterOut, rotate: rotate ? 1 : 0 });
   const tileParts = chunkCount(module, tiles, 64);
-  module.split('winograd_input', tileParts, (part) => [
-    heapByteOffset(wasm, x), heapByteOffset(wasm, v), g.inHeight, g.inWidth, inC, tileRows, tileColumns, tiles, g.padTop, g.padLeft,
-    ...partOf(tiles, tileParts, part),
-  ]);
+  module.split('winograd_input', tileParts, (part) => {
+    const [t0, t1] = partOf(tiles, tileParts, part);
+    return {
+      x: heapByteOffset(wasm, x), V: heapByteOffset(wasm, v), H: g.inHeight, W: g.inWidth, C: inC, TH: tileRows, TW: tileColumns, T: tiles,
+      pt: g.padTop, pl: g.padLeft, t0, t1,
+    };
+  });
   const [uAt, vAt, mAt, scratchAt] = [heapByteOffset(wasm, u), heapByteOffset(wasm, v), heapByteOffset(wasm, m), heapByteOffset(wasm, scratch)];
   const zerosAt = scratchAt + products * 16;
   wholeHeapF32(wasm).fill(0, zerosAt / 4, zerosAt / 4 + inC);
   module.split('conv2d', products, (part) => {
     const position = Math.floor(part / chunksPerProduct);
     const [p0, p1] = partOf(tiles, chunksPerProduct, part % chunksPerProduct, 4);
-    return rowProductArgs(
-      vAt + position * tiles * inC * 4, uAt + position * outC * inC * 4, mAt + position * tiles * outC * 4, zerosAt,
-      scratchAt + part * 16, inC, outC, p0, p1,
-    );
+    return rowProductArgs({
+      a: vAt + position * tiles * inC * 4, packed: uAt + position * outC * inC * 4, out: mAt + position * tiles * outC * 4, zeros: zerosAt,
+      ptrs: scratchAt + part * 16, k: inC, n: outC, r0: p0, r1: p1,
+    });
   });
-  module.split('winograd_output', tileParts, (part) => [
-    mAt, bias === undefined ? 0 : heapByteOffset(wasm, bias), heapByteOffset(wasm, out), g.outHeight, g.outWidth, outC, tileRows, tileColumns,
-    tiles, relu ? 1 : 0, ...partOf(tiles, tileParts, part),
-  ]);
+  module.split('winograd_output', tileParts, (part) => {
+    const [t0, t1] = partOf(tiles, tileParts, part);
+    return {
+      M: mAt, bias: bias === undefined ? 0 : heapByteOffset(wasm, bias), y: heapByteOffset(wasm, out), OH: g.outHeight, OW: g.outWidth, Co: outC,
+      TH: tileRows, TW: tileColumns, T: tiles, relu: relu ? 1 : 0, t0, t1,
+    };
+  });
   for (const t of [u, v, m, scratch]) wasm.disposeData(t.dataId);
   return out;
 }
@@ -150,7 +165,7 @@ function runWinograd(
 function packFilter(wasm: BackendWasm, module: SimdModule, filter: TensorInfo, rotate: boolean): TensorInfo {
   const [kh, kw, ci, co] = filter.shape;
   const packed = wasm.makeOutput([kh * kw * ci * co], 'float32');
-  module.call('pack_filter', [heapByteOffset(wasm, filter), heapByteOffset(wasm, packed), kh, kw, ci, co, rotate ? 1 : 0]);
+  module.call('pack_filter', { w: heapByteOffset(wasm, filter), packed: heapByteOffset(wasm, packed), KH: kh, KW: kw, Ci: ci, Co: co, rotate: rotate ? 1 : 0 });
   return packed;
 }
 
@@ -235,12 +250,16 @@ export function conv2DFilterGradientSimd(
   const chunk = Math.max(1, Math.floor(FILTER_GRADIENT_CHUNK_BYTES / perSample));
   const tiles = (outChannels / 8) * filterHeight * filterWidth * Math.ceil(inChannels / 4);
   const parts = chunkCount(module, tiles);
-  const fixed = [
-    heapByteOffset(wasm, x), heapByteOffset(wasm, dy), heapByteOffset(wasm, out),
-    batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth,
-    info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth, info.padInfo.top, info.padInfo.left, chunk,
-  ];
-  module.split('conv2d_filter_grad', parts, (part) => [...fixed, ...partOf(tiles, parts, part, 1)]);
+  const fixed = {
+    x: heapByteOffset(wasm, x), dy: heapByteOffset(wasm, dy), dwOut: heapByteOffset(wasm, out),
+    N: batchSize, H: inHeight, W: inWidth, Ci: inChannels, OH: outHeight, OW: outWidth, Co: outChannels, KH: filterHeight, KW: filterWidth,
+    sh: info.strideHeight, sw: info.strideWidth, dh: info.dilationHeight, dw: info.dilationWidth, pt: info.padInfo.top, pl: info.padInfo.left,
+    chunkN: chunk,
+  };
+  module.split('conv2d_filter_grad', parts, (part) => {
+    const [t0, t1] = partOf(tiles, parts, part, 1);
+    return { ...fixed, t0, t1 };
+  });
   return out;
 }
 
@@ -265,13 +284,15 @@ function filterGradientAsConvolution(wasm: BackendWasm, module: SimdModule, x: T
   const xT = wasm.makeOutput([inChannels, inHeight, inWidth, batchSize], 'float32');
   const packed = wasm.makeOutput([rows * batchSize * outChannels], 'float32');
   const layoutParts = chunkCount(module, positions, 4);
-  module.split('to_channel_major', layoutParts, (part) => [
-    heapByteOffset(wasm, x), heapByteOffset(wasm, xT), batchSize, positions, inChannels, ...partOf(positions, layoutParts, part),
-  ]);
+  module.split('to_channel_major', layoutParts, (part) => {
+    const [hw0, hw1] = partOf(positions, layoutParts, part);
+    return { x: heapByteOffset(wasm, x), xT: heapByteOffset(wasm, xT), N: batchSize, HW: positions, Ci: inChannels, hw0, hw1 };
+  });
   const packParts = chunkCount(module, rows, 4);
-  module.split('pack_rows_as_filter', packParts, (part) => [
-    heapByteOffset(wasm, dy), heapByteOffset(wasm, packed), batchSize, rows, outChannels, ...partOf(rows, packParts, part),
-  ]);
+  module.split('pack_rows_as_filter', packParts, (part) => {
+    const [s0, s1] = partOf(rows, packParts, part);
+    return { dy: heapByteOffset(wasm, dy), packed: heapByteOffset(wasm, packed), N: batchSize, S: rows, Co: outChannels, s0, s1 };
+  });
   const gradT = runConv(wasm, module, xT, packed, undefined, false, {
     batch: inChannels, inHeight, inWidth, inChannels: batchSize,
     outHeight: filterHeight, outWidth: filterWidth, outChannels,

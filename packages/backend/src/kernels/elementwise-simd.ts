@@ -12,6 +12,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { chunkCount, partOf, simdModuleFor, type SimdModule } from './simd/simd-module.js';
+import type { KernelArgs } from './simd/kernel-exports.js';
 import { heapByteOffset, runWasmKernel } from './wasm-util.js';
 
 /**
@@ -61,7 +62,13 @@ export function broadcastRows(
   return a === null || b === null ? null : { outer, mid, channels, a, b };
 }
 
-function splitFlat(module: SimdModule, size: number, argsOf: (begin: number, end: number) => number[], name: 'binary_same' | 'unary'): void {
+/** Runs `name` over [0, size) split into ranges [begin, end) of whole 16-float (64-byte) blocks. */
+function splitFlat<N extends 'binary_same' | 'unary'>(
+  module: SimdModule,
+  size: number,
+  name: N,
+  argsOf: (begin: number, end: number) => KernelArgs<N>,
+): void {
   const parts = chunkCount(module, size, 8192);
   module.split(name, parts, (part) => argsOf(...partOf(size, parts, part, 16)));
 }
@@ -80,13 +87,20 @@ function makeBinary(kernelName: string): KernelFunc {
       if (size >= MIN_ELEMENTWISE_SIZE && (sameShape || (plan !== null && plan.channels >= 4))) {
         const out = wasm.makeOutput(outShape, 'float32');
         if (sameShape) {
-          splitFlat(module, size, (begin, end) => [op, heapByteOffset(wasm, a), heapByteOffset(wasm, b), heapByteOffset(wasm, out), begin, end], 'binary_same');
+          const operands = { op, a: heapByteOffset(wasm, a), b: heapByteOffset(wasm, b), out: heapByteOffset(wasm, out) };
+          splitFlat(module, size, 'binary_same', (begin, end) => ({ ...operands, begin, end }));
         } else {
           const { outer, mid, channels, a: ra, b: rb } = plan!;
           const rows = outer * mid;
           const parts = chunkCount(module, rows, Math.ceil(8192 / channels));
-          const fixed = [op, heapByteOffset(wasm, a), ra.outer, ra.mid, heapByteOffset(wasm, b), rb.outer, rb.mid, heapByteOffset(wasm, out), mid, channels];
-          module.split('binary_rows', parts, (part) => [...fixed, ...partOf(rows, parts, part)]);
+          const fixed = {
+            op, a: heapByteOffset(wasm, a), aOuter: ra.outer, aMid: ra.mid, b: heapByteOffset(wasm, b), bOuter: rb.outer, bMid: rb.mid,
+            out: heapByteOffset(wasm, out), mid, C: channels,
+          };
+          module.split('binary_rows', parts, (part) => {
+            const [r0, r1] = partOf(rows, parts, part);
+            return { ...fixed, r0, r1 };
+          });
         }
         return out;
       }
@@ -103,7 +117,8 @@ function makeUnary(kernelName: string, op: number, applies: (attrs: Record<strin
     const module = x.dtype === 'float32' && size >= MIN_ELEMENTWISE_SIZE && applies(attrs as Record<string, unknown>) ? simdModuleFor(wasm) : null;
     if (module === null) return runWasmKernel(wasm, kernelName, inputs, attrs);
     const out = wasm.makeOutput(x.shape, 'float32');
-    splitFlat(module, size, (begin, end) => [op, heapByteOffset(wasm, x), heapByteOffset(wasm, out), begin, end], 'unary');
+    const operands = { op, x: heapByteOffset(wasm, x), out: heapByteOffset(wasm, out) };
+    splitFlat(module, size, 'unary', (begin, end) => ({ ...operands, begin, end }));
     return out;
   };
 }

@@ -2,6 +2,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { host } from '#kernel-host';
 import { wasmThreadsInUse } from '../../wasm-thread-count.js';
 import { KERNELS_WASM_BASE64 } from './kernels-wasm.generated.js';
+import { argumentList, KERNEL_EXPORT_NAMES, parameterNames, type KernelArgs, type KernelExport } from './kernel-exports.js';
 import { webAssembly, type WasmMemory } from './webassembly.js';
 
 /**
@@ -13,25 +14,6 @@ import { webAssembly, type WasmMemory } from './webassembly.js';
 /** Set to 0 to use the plain-SIMD build even where relaxed SIMD (FMA) is available. */
 export const RELAXED_SIMD_ENV_VAR = 'MM_WASM_RELAXED_SIMD';
 
-const FUNCTIONS = [
-  'pack_filter',
-  'conv2d',
-  'conv2d_filter_grad',
-  'max_pool_2x2_grad',
-  'binary_same',
-  'binary_rows',
-  'unary',
-  'sum_middle',
-  'scale_shift_rows',
-  'to_channel_major',
-  'pack_rows_as_filter',
-  'winograd_filter',
-  'winograd_input',
-  'winograd_output',
-  'pack_matrix',
-  'transpose_2d',
-] as const;
-export type SimdFunction = (typeof FUNCTIONS)[number];
 
 // The pool's control block (int32 slots, shared by every worker): one job at a time, cut into
 // chunks that the calling thread and the workers claim one by one from NEXT. Whoever is free
@@ -52,13 +34,13 @@ export interface SimdModule {
   readonly relaxed: boolean;
   /** Threads a split call runs on (this one plus the pool's workers). */
   readonly threads: number;
-  /** Calls `name` on this thread. Arguments are int32: byte offsets into the heap and sizes. */
-  call(name: SimdFunction, args: readonly number[]): void;
+  /** Calls `name` on this thread with its named arguments (see kernel-exports.ts). */
+  call<N extends KernelExport>(name: N, args: KernelArgs<N>): void;
   /**
    * Runs `name` once per part, part 0 on this thread and the others on the pool at the same
-   * time; `argsOf(part)` gives each part's arguments. Returns when every part is done.
+   * time; `argsOf(part)` gives each part's named arguments. Returns when every part is done.
    */
-  split(name: SimdFunction, parts: number, argsOf: (part: number) => readonly number[]): void;
+  split<N extends KernelExport>(name: N, parts: number, argsOf: (part: number) => KernelArgs<N>): void;
 }
 
 interface ModuleExports {
@@ -144,28 +126,26 @@ export function createSimdModule(
   // No chunk is open until the first job: NEXT starts beyond any chunk count.
   if (threads > 1) control[NEXT] = 0x3fffffff;
   for (let i = 1; i < threads; i++) {
-    host.startPoolThread(POOL_LOOP, { module: compiled, memory, control: control.buffer as SharedArrayBuffer, names: FUNCTIONS });
+    host.startPoolThread(POOL_LOOP, { module: compiled, memory, control: control.buffer as SharedArrayBuffer, names: KERNEL_EXPORT_NAMES });
   }
 
-  const call = (name: SimdFunction, args: readonly number[]): void => {
-    exports[name](...args);
+  const callPositional = (name: KernelExport, args: ArrayLike<number>): void => {
+    exports[name](...(args as number[]));
+  };
+  const call = <N extends KernelExport>(name: N, args: KernelArgs<N>): void => {
+    callPositional(name, argumentList(name, args));
   };
 
-  const split = (name: SimdFunction, parts: number, argsOf: (part: number) => readonly number[]): void => {
+  const split = <N extends KernelExport>(name: N, parts: number, argsOf: (part: number) => KernelArgs<N>): void => {
     if (threads === 1 || parts === 1) {
       for (let part = 0; part < parts; part++) call(name, argsOf(part));
       return;
     }
-    const first = argsOf(0);
-    const argc = first.length;
+    const argc = parameterNames(name).length;
     if (parts * argc > MAX_ARG_SLOTS) throw new Error(`${name}: ${parts} parts of ${argc} arguments exceed the pool's ${MAX_ARG_SLOTS} slots`);
-    control[FUNCTION] = FUNCTIONS.indexOf(name);
+    control[FUNCTION] = KERNEL_EXPORT_NAMES.indexOf(name);
     control[ARG_COUNT] = argc;
-    for (let part = 0; part < parts; part++) {
-      const args = part === 0 ? first : argsOf(part);
-      if (args.length !== argc) throw new Error(`${name}: every part needs the same number of arguments`);
-      control.set(args, ARGS + part * argc);
-    }
+    for (let part = 0; part < parts; part++) control.set(argumentList(name, argsOf(part)), ARGS + part * argc);
     Atomics.store(control, CHUNKS, parts);
     Atomics.store(control, FINISHED, 0);
     Atomics.store(control, NEXT, 0);
@@ -174,7 +154,7 @@ export function createSimdModule(
     let failed: unknown;
     for (let chunk = Atomics.add(control, NEXT, 1); chunk < parts; chunk = Atomics.add(control, NEXT, 1)) {
       try {
-        call(name, control.subarray(ARGS + chunk * argc, ARGS + (chunk + 1) * argc) as unknown as number[]);
+        callPositional(name, control.subarray(ARGS + chunk * argc, ARGS + (chunk + 1) * argc));
       } catch (error) {
         failed = error;
       }
