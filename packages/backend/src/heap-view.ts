@@ -1,8 +1,4 @@
-/** The parts of an Emscripten module (tfjs-backend-wasm's) that hold its heap. */
-export interface EmscriptenHeap {
-  HEAPU8: Uint8Array;
-  wasmMemory: { buffer: ArrayBufferLike };
-}
+import type { EmscriptenHeap } from './tfjs-internals.js';
 
 /**
  * BackendWasm reads `module.HEAPU8` directly. With shared memory, growth by a worker thread

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { keepHeapViewCurrent } from './heap-view.js';
 import { setWasmThreadsInUse } from './wasm-thread-count.js';
+import { BACKEND_WASM_ENTRY_POINTS, THREADED_BUILD_FILES, threadedPoolWorkers } from './tfjs-internals.js';
 
 export { wasmThreadsInUse } from './wasm-thread-count.js';
 
@@ -122,10 +123,9 @@ async function withGluePatches<T>(threads: number, instantiate: () => Promise<T>
 async function loadThreadedModule(threads: number): Promise<ThreadedModule> {
   const require = createRequire(import.meta.url);
   const packageDir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
-  const out = join(packageDir, 'wasm-out');
-  const gluePath = join(out, 'tfjs-backend-wasm-threaded-simd.js');
+  const gluePath = join(packageDir, THREADED_BUILD_FILES.glue);
   const factory = require(gluePath) as ThreadedFactory;
-  const { wasmWorkerContents } = require(join(out, 'tfjs-backend-wasm-threaded-simd.worker.js')) as { wasmWorkerContents: string };
+  const { wasmWorkerContents } = require(join(packageDir, THREADED_BUILD_FILES.worker)) as { wasmWorkerContents: string };
   // The string came out of a template literal, which turned the `\n` escapes of the worker's
   // string literals into real newlines; put the escapes back (as tfjs's own loader does).
   const workerFile = workerScriptFile(wasmWorkerContents.replace(/\n/g, '\\n'));
@@ -133,7 +133,7 @@ async function loadThreadedModule(threads: number): Promise<ThreadedModule> {
     factory({
       locateFile: (path: string, prefix: string) => {
         if (path.endsWith('.worker.js')) return workerFile;
-        if (path.endsWith('.wasm')) return join(out, 'tfjs-backend-wasm-threaded-simd.wasm');
+        if (path.endsWith('.wasm')) return join(packageDir, THREADED_BUILD_FILES.binary);
         return prefix + path;
       },
       // Each worker evaluates the glue again, read from this file.
@@ -141,14 +141,10 @@ async function loadThreadedModule(threads: number): Promise<ThreadedModule> {
     }),
   );
   keepHeapViewCurrent(module);
-  module.tfjs = {
-    init: module.cwrap('init', null, []),
-    initWithThreadsCount: module.cwrap('init_with_threads_count', null, ['number']),
-    getThreadsCount: module.cwrap('get_threads_count', 'number', []),
-    registerTensor: module.cwrap('register_tensor', null, ['number', 'number', 'number']),
-    disposeData: module.cwrap('dispose_data', null, ['number']),
-    dispose: module.cwrap('dispose', null, []),
-  };
+  // What tfjs-backend-wasm's own loader sets up for BackendWasm.
+  module.tfjs = Object.fromEntries(
+    Object.entries(BACKEND_WASM_ENTRY_POINTS).map(([key, [name, returns, args]]) => [key, module.cwrap(name, returns, [...args])]),
+  );
   return module;
 }
 
@@ -188,7 +184,7 @@ export async function useThreadedWasm(threads: number, wasmPackage: WasmPackage)
     return restoreStock(`the threaded wasm build did not initialise: ${(error as Error).message.split('\n')[0]}`);
   }
   // Pool threads wait for work forever; unreferenced, they do not keep Node alive at exit.
-  for (const worker of module.PThread.runningWorkers) worker.unref();
+  for (const worker of threadedPoolWorkers(module)) worker.unref();
   const started = wasmPackage.getThreadsCount();
   active = { threads: started };
   setWasmThreadsInUse(started);

@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { registerWasmTrainingKernels } from '../kernels/register-wasm.js';
 import { setWasmThreadsInUse, wasmThreadsInUse } from '../wasm-thread-count.js';
-import { keepHeapViewCurrent, type EmscriptenHeap } from '../heap-view.js';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { keepHeapViewCurrent } from '../heap-view.js';
+import { emscriptenModule, type EmscriptenHeap } from '../tfjs-internals.js';
 import { chooseBackend, describeError, forcedBackend, resolveLog, type BackendAttempt as Attempt } from '../choose-backend.js';
 
 /** Backends in order of preference in a browser: the first that loads wins. */
@@ -177,9 +179,9 @@ async function withThreadsAllowed<T>(threads: number, start: () => Promise<T>): 
 
 /** After the wasm backend starts: its thread count, fresh heap views on shared memory, the training kernels. */
 function prepareWasm(wasm: WasmPackage | undefined, notes: string[]): void {
-  const module = (tf.backend() as unknown as { wasm: EmscriptenHeap }).wasm;
+  const module = emscriptenModule(tf.backend() as unknown as BackendWasm);
   const shared = typeof SharedArrayBuffer !== 'undefined' && module.wasmMemory?.buffer instanceof SharedArrayBuffer;
-  if (shared) keepHeapViewCurrent(module);
+  if (shared) keepHeapViewCurrent(module as EmscriptenHeap);
   if (wasm !== undefined) setWasmThreadsInUse(wasm.getThreadsCount());
   registerWasmTrainingKernels();
   const threads = wasmThreadsInUse();

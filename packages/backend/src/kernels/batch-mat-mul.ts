@@ -1,8 +1,10 @@
 import { BatchMatMul, util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { heapByteOffset, heapF32, runWasmKernel, wholeHeapF32 } from './wasm-util.js';
+import { heapByteOffset, heapF32, transposeMatrix, wholeHeapF32 } from './wasm-util.js';
+import { runStockWasmKernel } from './stock-kernels.js';
 import { rowProductArgs } from './conv2d-simd.js';
 import { chunkCount, partOf, simdModuleFor } from './simd/simd-module.js';
+import { batchMatMulPath, MATMUL_THRESHOLDS } from './kernel-paths.js';
 
 interface BatchMatMulAttrs {
   transposeA: boolean;
@@ -20,13 +22,7 @@ function transposeLastTwo(wasm: BackendWasm, x: TensorInfo): TensorInfo {
   const src = heapF32(wasm, x);
   const dst = heapF32(wasm, out);
   const size = rows * cols;
-  for (let b = 0; b < batch; b++) {
-    const base = b * size;
-    for (let r = 0; r < rows; r++) {
-      const from = base + r * cols;
-      for (let c = 0; c < cols; c++) dst[base + c * rows + r] = src[from + c];
-    }
-  }
+  for (let b = 0; b < batch; b++) transposeMatrix(src, b * size, rows, cols, dst, b * size);
   return out;
 }
 
@@ -40,19 +36,22 @@ function transposeLastTwo(wasm: BackendWasm, x: TensorInfo): TensorInfo {
 function matMulInModule(wasm: BackendWasm, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): TensorInfo | undefined {
   const module = simdModuleFor(wasm);
   const rank = a.shape.length;
-  if (module === null || a.dtype !== 'float32' || b.dtype !== 'float32' || rank < 2 || b.shape.length !== rank) return undefined;
   const batchShape = a.shape.slice(0, rank - 2);
-  if (!util.arraysEqual(batchShape, b.shape.slice(0, rank - 2))) return undefined;
   const [rowsA, colsA] = a.shape.slice(rank - 2);
   const [rowsB, colsB] = b.shape.slice(rank - 2);
   const [m, k] = transposeA ? [colsA, rowsA] : [rowsA, colsA];
   const n = transposeB ? rowsB : colsB;
-  if (n % 8 !== 0 || (transposeB ? colsB : rowsB) !== k || m === 0 || k === 0) return undefined;
+  const path = batchMatMulPath({
+    module: module !== null, float32: a.dtype === 'float32' && b.dtype === 'float32', rank: Math.min(rank, b.shape.length),
+    sameRankAndBatch: b.shape.length === rank && util.arraysEqual(batchShape, b.shape.slice(0, rank - 2)),
+    m, k, n, innerMatches: (transposeB ? colsB : rowsB) === k, transposeA, transposeB,
+  });
+  if (path !== 'module') return undefined;
   const batch = util.sizeFromShape(batchShape);
   const out = wasm.makeOutput([...batchShape, m, n], 'float32');
   const packed = wasm.makeOutput([k * n], 'float32');
   const rowsOfA = transposeA ? wasm.makeOutput([m * k], 'float32') : undefined;
-  const parts = chunkCount(module, m, 16);
+  const parts = chunkCount(module!, m, MATMUL_THRESHOLDS.minRowsPerChunk);
   // Per chunk: conv2d's 4 row pointers; then K zeros.
   const slots = 4;
   const scratch = wasm.makeOutput([parts * slots + k], 'float32');
@@ -63,12 +62,12 @@ function matMulInModule(wasm: BackendWasm, a: TensorInfo, b: TensorInfo, transpo
     const aAt = at(a) + i * m * k * 4;
     let rowsAt = aAt;
     if (rowsOfA !== undefined) {
-      module.call('transpose_2d', { src: aAt, dst: at(rowsOfA), rows: k, cols: m, r0: 0, r1: k });
+      module!.call('transpose_2d', { src: aAt, dst: at(rowsOfA), rows: k, cols: m, r0: 0, r1: k });
       rowsAt = at(rowsOfA);
     }
-    module.call('pack_matrix', { b: at(b) + i * k * n * 4, packed: at(packed), K: k, N: n, transposed: transposeB ? 1 : 0 });
+    module!.call('pack_matrix', { b: at(b) + i * k * n * 4, packed: at(packed), K: k, N: n, transposed: transposeB ? 1 : 0 });
     const outAt = at(out) + i * m * n * 4;
-    module.split('conv2d', parts, (part) => {
+    module!.split('conv2d', parts, (part) => {
       const [r0, r1] = partOf(m, parts, part, 4);
       return rowProductArgs({ a: rowsAt, packed: at(packed), out: outAt, zeros: zerosAt, ptrs: at(scratch) + part * slots * 4, k, n, r0, r1 });
     });
@@ -89,12 +88,15 @@ export const batchMatMulWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const { transposeA, transposeB } = attrs as unknown as BatchMatMulAttrs;
   const viaModule = matMulInModule(wasm, a, b, transposeA, transposeB);
   if (viaModule !== undefined) return viaModule;
-  if ((!transposeA && !transposeB) || a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) {
-    return runWasmKernel(wasm, BatchMatMul, inputs, attrs);
-  }
+  // The module declined: of batchMatMulPath's rows only 'stock' and 'transpose-then-stock' remain.
+  const path = batchMatMulPath({
+    module: false, float32: a.dtype === 'float32' && b.dtype === 'float32', rank: Math.min(a.shape.length, b.shape.length),
+    sameRankAndBatch: false, m: 0, k: 0, n: 0, innerMatches: false, transposeA, transposeB,
+  });
+  if (path === 'stock') return runStockWasmKernel(wasm, BatchMatMul, inputs, attrs);
   const aIn = transposeA ? transposeLastTwo(wasm, a) : a;
   const bIn = transposeB ? transposeLastTwo(wasm, b) : b;
-  const out = runWasmKernel(wasm, BatchMatMul, { a: aIn, b: bIn }, { ...attrs, transposeA: false, transposeB: false });
+  const out = runStockWasmKernel(wasm, BatchMatMul, { a: aIn, b: bIn }, { ...attrs, transposeA: false, transposeB: false });
   if (aIn !== a) wasm.disposeData(aIn.dataId);
   if (bIn !== b) wasm.disposeData(bIn.dataId);
   return out;

@@ -1,7 +1,9 @@
 import { FusedBatchNorm, util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { heapByteOffset, heapF32, runWasmKernel } from './wasm-util.js';
+import { heapByteOffset, heapF32 } from './wasm-util.js';
+import { runStockWasmKernel } from './stock-kernels.js';
 import { chunkCount, partOf, simdModuleFor } from './simd/simd-module.js';
+import { batchNormPath, ELEMENTWISE_THRESHOLDS } from './kernel-paths.js';
 
 /**
  * y = (x − mean) · scale / √(variance + ε) + offset, for per-channel statistics (size 1 or the
@@ -25,9 +27,8 @@ export const fusedBatchNormWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const channels = x.shape[x.shape.length - 1] ?? 1;
   const perChannel = (t: TensorInfo | undefined) =>
     t === undefined || (t.dtype === 'float32' && (util.sizeFromShape(t.shape) === 1 || (util.sizeFromShape(t.shape) === channels && t.shape[t.shape.length - 1] === channels && t.shape.length <= x.shape.length)));
-  if (x.dtype !== 'float32' || x.shape.length === 0 || ![mean, variance, offset, scale].every(perChannel)) {
-    return runWasmKernel(wasm, FusedBatchNorm, inputs, attrs);
-  }
+  const supported = x.dtype === 'float32' && x.shape.length > 0 && [mean, variance, offset, scale].every(perChannel);
+  if (batchNormPath({ supported, module: false }) === 'stock') return runStockWasmKernel(wasm, FusedBatchNorm, inputs, attrs);
   const epsilon = (attrs as { varianceEpsilon?: number }).varianceEpsilon ?? 0.001;
   const read = (t: TensorInfo | undefined, fallback: number) => {
     const out = new Float64Array(channels).fill(fallback);
@@ -51,19 +52,19 @@ export const fusedBatchNormWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   }
   const module = simdModuleFor(wasm);
   let out: TensorInfo;
-  if (module !== null) {
+  if (batchNormPath({ supported, module: module !== null }) === 'module') {
     out = wasm.makeOutput(x.shape, 'float32');
     const rows = util.sizeFromShape(x.shape) / channels;
     const at = (t: TensorInfo) => heapByteOffset(wasm, t);
     const fixed = { x: at(x), a: at(factor), b: at(shift), out: at(out), C: channels };
-    const parts = chunkCount(module, rows, Math.ceil(8192 / channels));
-    module.split('scale_shift_rows', parts, (part) => {
+    const parts = chunkCount(module!, rows, Math.ceil(ELEMENTWISE_THRESHOLDS.minValuesPerChunk / channels));
+    module!.split('scale_shift_rows', parts, (part) => {
       const [r0, r1] = partOf(rows, parts, part);
       return { ...fixed, r0, r1 };
     });
   } else {
-    const scaled = runWasmKernel(wasm, 'Multiply', { a: x, b: factor });
-    out = runWasmKernel(wasm, 'Add', { a: scaled, b: shift });
+    const scaled = runStockWasmKernel(wasm, 'Multiply', { a: x, b: factor });
+    out = runStockWasmKernel(wasm, 'Add', { a: scaled, b: shift });
     wasm.disposeData(scaled.dataId);
   }
   wasm.disposeData(factor.dataId);

@@ -1,17 +1,18 @@
 import {
   backend_util,
   Conv2DBackpropFilter,
-  getKernel,
   type KernelConfig,
   type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { heapFloatOffset, runWasmKernel, wholeHeapF32 } from './wasm-util.js';
+import { heapFloatOffset, requireFloat32, sliceRows, wholeHeapF32 } from './wasm-util.js';
+import { runRegisteredWasmKernel, runStockWasmKernel } from './stock-kernels.js';
 import { conv2DFilterGradientSimd } from './conv2d-simd.js';
+import { conv2DFilterGradientPath, FILTER_GRADIENT_THRESHOLDS } from './kernel-paths.js';
+import { simdModuleFor } from './simd/simd-module.js';
 
-/** Upper bound on the im2col buffer (floats); larger problems are split along the batch. */
-const MAX_COLUMN_FLOATS = 1 << 24;
+const MAX_COLUMN_FLOATS = FILTER_GRADIENT_THRESHOLDS.maxColumnFloats;
 
 interface Conv2DBackpropFilterAttrs {
   strides: [number, number] | number;
@@ -33,9 +34,7 @@ export const conv2DBackpropFilterWasm: KernelFunc = ({ inputs, backend, attrs })
   const wasm = backend as BackendWasm;
   const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as Conv2DBackpropFilterAttrs;
-  if (x.dtype !== 'float32' || dy.dtype !== 'float32') {
-    throw new Error(`Conv2DBackpropFilter (wasm, @mm/backend) supports float32 only, got ${x.dtype} and ${dy.dtype}.`);
-  }
+  requireFloat32('Conv2DBackpropFilter', x, dy);
   const info = backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number],
     filterShape,
@@ -52,21 +51,26 @@ export const conv2DBackpropFilterWasm: KernelFunc = ({ inputs, backend, attrs })
   const padLeft = info.padInfo.left;
   const channelsLast = dataFormat !== 'NCHW';
 
-  if (channelsLast) {
-    const viaModule = conv2DFilterGradientSimd(wasm, x, dy, info);
-    if (viaModule !== undefined) return viaModule;
-    // Long contiguous output rows: im2col by block copies, then one XNNPACK matrix product.
-    if (strideWidth === 1 && outWidth >= MIN_ROW_FOR_BLOCK_COPIES) return filterGradientAsProduct(wasm, x, dy, info);
-    const viaConv = filterGradientAsConvolution(wasm, x, dy, info);
-    if (viaConv !== undefined) return viaConv;
+  const module = channelsLast ? simdModuleFor(wasm) : null;
+  const path = conv2DFilterGradientPath({
+    channelsLast, module: module !== null, inChannels, outChannels, strideWidth, outWidth,
+    swappedPaddingNonNegative: swappedConvolutionPadding(info) !== undefined,
+  });
+  switch (path) {
+    case 'module-as-convolution':
+    case 'module-direct':
+      return conv2DFilterGradientSimd(wasm, module!, x, dy, info, path);
+    case 'xnnpack-im2col':
+      return filterGradientAsProduct(wasm, x, dy, info);
+    case 'xnnpack-swapped-conv':
+      return filterGradientAsConvolution(wasm, x, dy, info, swappedConvolutionPadding(info)!);
+    case 'js-im2col':
+      break;
   }
 
   const k = filterHeight * filterWidth * inChannels;
   const rowsPerSample = outHeight * outWidth;
   const samplesPerChunk = Math.max(1, Math.min(batchSize, Math.floor(MAX_COLUMN_FLOATS / (k * rowsPerSample))));
-  const bmm = getKernel('BatchMatMul', 'wasm');
-  if (bmm === undefined) throw new Error('wasm BatchMatMul kernel is not registered; is @tensorflow/tfjs-backend-wasm loaded?');
-
   const result = wasm.makeOutput(filterShape, 'float32');
   const partialSum = new Float32Array(k * outChannels);
 
@@ -122,11 +126,8 @@ export const conv2DBackpropFilterWasm: KernelFunc = ({ inputs, backend, attrs })
       }
     }
 
-    const product = bmm.kernelFunc({
-      inputs: { a: colsT, b: dyRows },
-      backend: wasm,
-      attrs: { transposeA: false, transposeB: false },
-    }) as TensorInfo;
+    // The registered BatchMatMul: this package's (module product for Co a multiple of 8) when registered.
+    const product = runRegisteredWasmKernel(wasm, 'BatchMatMul', { a: colsT, b: dyRows }, { transposeA: false, transposeB: false });
     const productData = wasm.typedArrayFromHeap(product) as Float32Array;
     for (let i = 0; i < partialSum.length; i++) partialSum[i] += productData[i];
     wasm.disposeData(product.dataId);
@@ -136,13 +137,6 @@ export const conv2DBackpropFilterWasm: KernelFunc = ({ inputs, backend, attrs })
   (wasm.typedArrayFromHeap(result) as Float32Array).set(partialSum);
   return result;
 };
-
-/**
- * Below this output width, the copies of the im2col path are too short to beat per-element
- * work, and the convolution formulation below is faster (measured on the CG-MNIST layers:
- * 28-wide rows 3.5× faster as a product, 7-wide rows 1.5× slower).
- */
-const MIN_ROW_FOR_BLOCK_COPIES = 16;
 
 /**
  * dW = colsᵀ · dy as one plain XNNPACK BatchMatMul of [KH·KW·Ci, rows] × [rows, Co], where
@@ -168,7 +162,7 @@ function filterGradientAsProduct(wasm: BackendWasm, x: TensorInfo, dy: TensorInf
     const first = Math.min(outWidth, Math.max(0, padLeft - kw));
     return [first, Math.max(first, Math.min(outWidth, inWidth + padLeft - kw))];
   });
-  const xT = runWasmKernel(wasm, 'Transpose', { x }, { perm: [3, 0, 1, 2] });
+  const xT = runStockWasmKernel(wasm, 'Transpose', { x }, { perm: [3, 0, 1, 2] });
   let total: TensorInfo | undefined;
   for (let n0 = 0; n0 < batchSize; n0 += samplesPerChunk) {
     const samples = Math.min(samplesPerChunk, batchSize - n0);
@@ -208,13 +202,13 @@ function filterGradientAsProduct(wasm: BackendWasm, x: TensorInfo, dy: TensorInf
     // dy's rows of this chunk, as a view: NHWC dy is [N·OH·OW, Co] in memory already.
     const dyRows: TensorInfo = n0 === 0 && samples === batchSize
       ? { dataId: dy.dataId, shape: [1, rows, outChannels], dtype: 'float32' }
-      : sliceRows(wasm, dy, n0 * rowsPerSample, rows, outChannels);
-    const product = runWasmKernel(wasm, 'BatchMatMul', { a: colsT, b: dyRows }, { transposeA: false, transposeB: false });
+      : { ...sliceRows(wasm, dy, n0 * rowsPerSample, rows, outChannels), shape: [1, rows, outChannels] };
+    const product = runStockWasmKernel(wasm, 'BatchMatMul', { a: colsT, b: dyRows }, { transposeA: false, transposeB: false });
     wasm.disposeData(colsT.dataId);
     if (dyRows.dataId !== dy.dataId) wasm.disposeData(dyRows.dataId);
     if (total === undefined) total = product;
     else {
-      const sum = runWasmKernel(wasm, 'Add', { a: total, b: product });
+      const sum = runStockWasmKernel(wasm, 'Add', { a: total, b: product });
       wasm.disposeData(total.dataId);
       wasm.disposeData(product.dataId);
       total = sum;
@@ -225,15 +219,6 @@ function filterGradientAsProduct(wasm: BackendWasm, x: TensorInfo, dy: TensorInf
   return total!;
 }
 
-/** Rows [start, start + count) of a [rows, cols] float32 tensor, copied into a new [1, count, cols] tensor. */
-function sliceRows(wasm: BackendWasm, t: TensorInfo, start: number, count: number, cols: number): TensorInfo {
-  const out = wasm.makeOutput([1, count, cols], 'float32');
-  const heap = wholeHeapF32(wasm);
-  const from = heapFloatOffset(wasm, t) + start * cols;
-  heap.copyWithin(heapFloatOffset(wasm, out), from, from + count * cols);
-  return out;
-}
-
 /**
  * The filter gradient is itself a convolution, with the roles of batch and channels swapped:
  *
@@ -242,24 +227,20 @@ function sliceRows(wasm: BackendWasm, t: TensorInfo, start: number, count: numbe
  * i.e. a Conv2D of xT = x transposed to [Ci, H, W, N] (batch Ci, N channels) with the "filter"
  * dyT = dy transposed to [OH, OW, N, Co], dilated by the forward stride, giving [Ci, KH, KW, Co].
  * Everything runs in wasm (two transposes and one XNNPACK convolution), with no im2col in JS.
- * Returns undefined when the padding this needs would be negative (rows the forward pass never
- * read at the bottom/right), which the im2col path handles.
+ * Only for a non-negative `padding` (swappedConvolutionPadding); otherwise the im2col path runs.
  */
 function filterGradientAsConvolution(
   wasm: BackendWasm,
   x: TensorInfo,
   dy: TensorInfo,
   info: backend_util.Conv2DInfo,
-): TensorInfo | undefined {
-  const { inHeight, inWidth, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth } = info;
-  const padTop = info.padInfo.top;
-  const padLeft = info.padInfo.left;
-  const padBottom = filterHeight - 1 - inHeight - padTop + (outHeight - 1) * strideHeight + 1;
-  const padRight = filterWidth - 1 - inWidth - padLeft + (outWidth - 1) * strideWidth + 1;
-  if (padTop < 0 || padLeft < 0 || padBottom < 0 || padRight < 0) return undefined;
-  const xT = runWasmKernel(wasm, 'Transpose', { x }, { perm: [3, 1, 2, 0] });
-  const dyT = runWasmKernel(wasm, 'Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
-  const gradT = runWasmKernel(wasm, 'Conv2D', { x: xT, filter: dyT }, {
+  padding: SwappedPadding,
+): TensorInfo {
+  const { strideHeight, strideWidth } = info;
+  const { padTop, padBottom, padLeft, padRight } = padding;
+  const xT = runStockWasmKernel(wasm, 'Transpose', { x }, { perm: [3, 1, 2, 0] });
+  const dyT = runStockWasmKernel(wasm, 'Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
+  const gradT = runStockWasmKernel(wasm, 'Conv2D', { x: xT, filter: dyT }, {
     strides: [1, 1],
     pad: [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]],
     dataFormat: 'NHWC',
@@ -267,9 +248,30 @@ function filterGradientAsConvolution(
   });
   wasm.disposeData(xT.dataId);
   wasm.disposeData(dyT.dataId);
-  const grad = runWasmKernel(wasm, 'Transpose', { x: gradT }, { perm: [1, 2, 0, 3] });
+  const grad = runStockWasmKernel(wasm, 'Transpose', { x: gradT }, { perm: [1, 2, 0, 3] });
   wasm.disposeData(gradT.dataId);
   return grad;
+}
+
+interface SwappedPadding {
+  padTop: number;
+  padBottom: number;
+  padLeft: number;
+  padRight: number;
+}
+
+/**
+ * The padding of filterGradientAsConvolution's swapped convolution, or undefined when some side
+ * would be negative (rows the forward pass never read at the bottom/right).
+ */
+function swappedConvolutionPadding(info: backend_util.Conv2DInfo): SwappedPadding | undefined {
+  const { inHeight, inWidth, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth } = info;
+  const padTop = info.padInfo.top;
+  const padLeft = info.padInfo.left;
+  const padBottom = filterHeight - 1 - inHeight - padTop + (outHeight - 1) * strideHeight + 1;
+  const padRight = filterWidth - 1 - inWidth - padLeft + (outWidth - 1) * strideWidth + 1;
+  if (padTop < 0 || padLeft < 0 || padBottom < 0 || padRight < 0) return undefined;
+  return { padTop, padBottom, padLeft, padRight };
 }
 
 export const conv2DBackpropFilterWasmConfig: KernelConfig = {

@@ -1,6 +1,7 @@
 import { backend_util, Conv2DBackpropInput, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { heapF32, runWasmKernel } from './wasm-util.js';
+import { heapF32 } from './wasm-util.js';
+import { runStockWasmKernel } from './stock-kernels.js';
 import { conv2DInputGradientSimd, conv2DWasm } from './conv2d-simd.js';
 
 interface Conv2DBackpropInputAttrs {
@@ -27,7 +28,7 @@ export const conv2DBackpropInputWasm: KernelFunc = ({ inputs, backend, attrs }) 
   const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
   const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as Conv2DBackpropInputAttrs;
   if (dataFormat === 'NCHW' || dy.dtype !== 'float32' || filter.dtype !== 'float32') {
-    return runWasmKernel(wasm, Conv2DBackpropInput, inputs, attrs);
+    return runStockWasmKernel(wasm, Conv2DBackpropInput, inputs, attrs);
   }
   const info = backend_util.computeConv2DInfo(
     inputShape,

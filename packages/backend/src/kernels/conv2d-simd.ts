@@ -10,7 +10,9 @@ import {
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { chunkCount, partOf, simdModuleFor, type SimdModule } from './simd/simd-module.js';
 import type { KernelArgs } from './simd/kernel-exports.js';
-import { heapByteOffset, heapFloatOffset, runWasmKernel, wholeHeapF32 } from './wasm-util.js';
+import { CONV2D_THRESHOLDS, conv2DInputGradientPath, conv2DModulePath, FILTER_GRADIENT_THRESHOLDS, type ConvGeometry } from './kernel-paths.js';
+import { heapByteOffset, heapFloatOffset, wholeHeapF32 } from './wasm-util.js';
+import { runStockWasmKernel } from './stock-kernels.js';
 
 /**
  * Conv2D forward, input gradient and filter gradient through the @mm/backend kernel
@@ -21,15 +23,6 @@ import { heapByteOffset, heapFloatOffset, runWasmKernel, wholeHeapF32 } from './
 
 function allFloat32(...tensors: TensorInfo[]): boolean {
   return tensors.every((t) => t.dtype === 'float32');
-}
-
-/** Sizes of one convolution as the module's conv2d sees it (the input gradient swaps roles). */
-interface ConvGeometry {
-  batch: number; inHeight: number; inWidth: number; inChannels: number;
-  outHeight: number; outWidth: number; outChannels: number;
-  filterHeight: number; filterWidth: number;
-  strideHeight: number; strideWidth: number; dilationHeight: number; dilationWidth: number;
-  padTop: number; padLeft: number;
 }
 
 /**
@@ -48,7 +41,7 @@ function runConv(
   const g = geometry;
   const out = wasm.makeOutput([g.batch, g.outHeight, g.outWidth, g.outChannels], 'float32');
   const taps = g.filterHeight * g.filterWidth;
-  const parts = chunkCount(module, g.batch * g.outHeight * g.outWidth, 64);
+  const parts = chunkCount(module, g.batch * g.outHeight * g.outWidth, CONV2D_THRESHOLDS.minPixelsPerChunk);
   // Per chunk: KH·KW·4 row pointers; one shared row of zeros for taps in the padding.
   const slots = taps * 4;
   const scratch = wasm.makeOutput([parts * slots + g.inChannels], 'float32');
@@ -71,13 +64,6 @@ function runConv(
 }
 
 /**
- * Input channels from which a stride-1 3×3 convolution runs as Winograd F(2×2, 3×3): on the
- * benchmark's 7×7 layers 64 → 128 channels is 1.2–1.3× faster (forward and input gradient),
- * while at 16–32 channels the transforms eat the saving.
- */
-const MIN_CHANNELS_FOR_WINOGRAD = 64;
-
-/**
  * conv2d's arguments for out[r] = a[r]·B over the rows [r0, r1) of a [rows, K] matrix, as a 1×1
  * convolution of K channels: B packed [N/8][K][8], `ptrs` 4 pointer slots, `zeros` K zeros
  * (never read: a 1×1 unpadded convolution has no taps in padding). All offsets in bytes.
@@ -91,14 +77,6 @@ export function rowProductArgs(
     H: 1, W: 1, Ci: k, OH: 1, OW: 1, Co: n, KH: 1, KW: 1, sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pl: 0, relu: 0,
     p0: r0, p1: r1,
   };
-}
-
-function winogradApplies(g: ConvGeometry): boolean {
-  return (
-    g.filterHeight === 3 && g.filterWidth === 3 && g.strideHeight === 1 && g.strideWidth === 1 &&
-    g.dilationHeight === 1 && g.dilationWidth === 1 && g.inChannels % 4 === 0 && g.inChannels >= MIN_CHANNELS_FOR_WINOGRAD &&
-    g.outChannels % 8 === 0
-  );
 }
 
 /**
@@ -125,14 +103,14 @@ function runWinograd(
   const u = wasm.makeOutput([16 * inC * outC], 'float32');
   const v = wasm.makeOutput([16 * tiles * inC], 'float32');
   const m = wasm.makeOutput([16 * tiles * outC], 'float32');
-  const chunksPerProduct = module.threads > 1 ? 2 : 1;
+  const chunksPerProduct = module.threads > 1 ? CONV2D_THRESHOLDS.winogradChunksPerProduct : 1;
   const products = 16 * chunksPerProduct;
   // Per product chunk: 4 row pointers for conv2d; then one row of zeros (never read at 1×1, pad 0).
   const scratch = wasm.makeOutput([products * 4 + inC], 'float32');
   const out = wasm.makeOutput([g.batch, g.outHeight, g.outWidth, outC], 'float32');
   const [filterIn, filterOut] = [filter.shape[2], filter.shape[3]];
   module.call('winograd_filter', { w: heapByteOffset(wasm, filter), packed: heapByteOffset(wasm, u), Ci: filterIn, Co: filterOut, rotate: rotate ? 1 : 0 });
-  const tileParts = chunkCount(module, tiles, 64);
+  const tileParts = chunkCount(module, tiles, CONV2D_THRESHOLDS.minWinogradTilesPerChunk);
   module.split('winograd_input', tileParts, (part) => {
     const [t0, t1] = partOf(tiles, tileParts, part);
     return {
@@ -180,7 +158,6 @@ export function conv2DForwardSimd(
 ): TensorInfo | undefined {
   const module = simdModuleFor(wasm);
   if (module === null || info.dataFormat !== 'channelsLast' || !allFloat32(x, filter, ...(bias ? [bias] : []))) return undefined;
-  if (info.outChannels % 8 !== 0 || (bias !== undefined && util.sizeFromShape(bias.shape) !== info.outChannels)) return undefined;
   const geometry: ConvGeometry = {
     batch: info.batchSize,
     inHeight: info.inHeight, inWidth: info.inWidth, inChannels: info.inChannels,
@@ -190,7 +167,9 @@ export function conv2DForwardSimd(
     dilationHeight: info.dilationHeight, dilationWidth: info.dilationWidth,
     padTop: info.padInfo.top, padLeft: info.padInfo.left,
   };
-  if (winogradApplies(geometry)) return runWinograd(wasm, module, x, filter, false, bias, relu, geometry);
+  const path = conv2DModulePath(geometry, bias === undefined || util.sizeFromShape(bias.shape) === info.outChannels);
+  if (path === 'stock') return undefined;
+  if (path === 'module-winograd') return runWinograd(wasm, module, x, filter, false, bias, relu, geometry);
   const packed = packFilter(wasm, module, filter, false);
   const out = runConv(wasm, module, x, packed, bias, relu, geometry);
   wasm.disposeData(packed.dataId);
@@ -198,7 +177,7 @@ export function conv2DForwardSimd(
 }
 
 /**
- * dx for a stride-1 convolution: dy convolved with the filter rotated by 180° (channels
+ * dx in the module when conv2DInputGradientPath says 'module' (else undefined): dy convolved with the filter rotated by 180° (channels
  * swapped), padded by (KH−1)·dh − padTop on top and likewise on the left, read in place.
  */
 export function conv2DInputGradientSimd(
@@ -208,8 +187,11 @@ export function conv2DInputGradientSimd(
   info: backend_util.Conv2DInfo,
 ): TensorInfo | undefined {
   const module = simdModuleFor(wasm);
-  if (module === null || info.dataFormat !== 'channelsLast' || !allFloat32(dy, filter)) return undefined;
-  if (info.strideHeight !== 1 || info.strideWidth !== 1 || info.inChannels % 8 !== 0) return undefined;
+  const path = conv2DInputGradientPath({
+    channelsLast: info.dataFormat === 'channelsLast', float32: allFloat32(dy, filter), module: module !== null,
+    strideHeight: info.strideHeight, strideWidth: info.strideWidth, inChannels: info.inChannels,
+  });
+  if (path !== 'module') return undefined;
   const geometry: ConvGeometry = {
     batch: info.batchSize,
     inHeight: info.outHeight, inWidth: info.outWidth, inChannels: info.outChannels,
@@ -220,34 +202,33 @@ export function conv2DInputGradientSimd(
     padTop: (info.filterHeight - 1) * info.dilationHeight - info.padInfo.top,
     padLeft: (info.filterWidth - 1) * info.dilationWidth - info.padInfo.left,
   };
-  if (winogradApplies(geometry)) return runWinograd(wasm, module, dy, filter, true, undefined, false, geometry);
-  const packed = packFilter(wasm, module, filter, true);
-  const out = runConv(wasm, module, dy, packed, undefined, false, geometry);
+  // inChannels % 8 = 0 was checked, so the rotated convolution's Co is a multiple of 8: never 'stock'.
+  if (conv2DModulePath(geometry) === 'module-winograd') return runWinograd(wasm, module!, dy, filter, true, undefined, false, geometry);
+  const packed = packFilter(wasm, module!, filter, true);
+  const out = runConv(wasm, module!, dy, packed, undefined, false, geometry);
   wasm.disposeData(packed.dataId);
   return out;
 }
 
-/** Bytes of x and dy per chunk of samples that every filter-gradient tile re-reads (an L2's share). */
-const FILTER_GRADIENT_CHUNK_BYTES = 96 * 1024;
-
 /**
- * dW = Σ over pixels of x (shifted per tap) ⊗ dy: as a convolution from 8 input channels, else
- * by the direct loop (output tiles split across threads).
+ * dW = Σ over pixels of x (shifted per tap) ⊗ dy in the module (NHWC float32, Co a multiple of
+ * 8: see conv2DFilterGradientPath): as a convolution, or by the direct loop (output tiles split
+ * across threads).
  */
 export function conv2DFilterGradientSimd(
   wasm: BackendWasm,
+  module: SimdModule,
   x: TensorInfo,
   dy: TensorInfo,
   info: backend_util.Conv2DInfo,
-): TensorInfo | undefined {
-  const module = simdModuleFor(wasm);
-  if (module === null || info.dataFormat !== 'channelsLast' || !allFloat32(x, dy) || info.outChannels % 8 !== 0) return undefined;
-  if (info.inChannels >= MIN_CHANNELS_FOR_CONVOLUTION_FORM) return filterGradientAsConvolution(wasm, module, x, dy, info);
+  path: 'module-as-convolution' | 'module-direct',
+): TensorInfo {
+  if (path === 'module-as-convolution') return filterGradientAsConvolution(wasm, module, x, dy, info);
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
   const out = wasm.makeOutput([filterHeight, filterWidth, inChannels, outChannels], 'float32');
   (wasm.typedArrayFromHeap(out) as Float32Array).fill(0);
   const perSample = (inHeight * inWidth * inChannels + outHeight * outWidth * outChannels) * 4;
-  const chunk = Math.max(1, Math.floor(FILTER_GRADIENT_CHUNK_BYTES / perSample));
+  const chunk = Math.max(1, Math.floor(FILTER_GRADIENT_THRESHOLDS.chunkBytes / perSample));
   const tiles = (outChannels / 8) * filterHeight * filterWidth * Math.ceil(inChannels / 4);
   const parts = chunkCount(module, tiles);
   const fixed = {
@@ -264,14 +245,6 @@ export function conv2DFilterGradientSimd(
 }
 
 /**
- * From this many input channels the filter gradient runs as a convolution (long inner loops
- * over the batch): 1.1–2× faster than the direct loop on every shape measured, 7×7 to 56×56 and
- * 16 to 256 channels. With fewer (an RGB or gray first layer) that convolution has only
- * Ci·KH·KW output pixels to share out, and the direct loop is faster.
- */
-const MIN_CHANNELS_FOR_CONVOLUTION_FORM = 8;
-
-/**
  * The filter gradient as a convolution with batch and channels swapped:
  *   dW[kh, kw, ci, co] = Σ_{oh, ow, n} xT[ci, kh·dh + oh·sh − pt, kw·dw + ow·sw − pl, n] · dy[n, oh, ow, co]
  * i.e. conv2d of xT = x as [Ci, H, W, N] with dy as an OH×OW filter of N input channels
@@ -283,12 +256,12 @@ function filterGradientAsConvolution(wasm: BackendWasm, module: SimdModule, x: T
   const rows = outHeight * outWidth;
   const xT = wasm.makeOutput([inChannels, inHeight, inWidth, batchSize], 'float32');
   const packed = wasm.makeOutput([rows * batchSize * outChannels], 'float32');
-  const layoutParts = chunkCount(module, positions, 4);
+  const layoutParts = chunkCount(module, positions, FILTER_GRADIENT_THRESHOLDS.minRowsPerLayoutChunk);
   module.split('to_channel_major', layoutParts, (part) => {
     const [hw0, hw1] = partOf(positions, layoutParts, part);
     return { x: heapByteOffset(wasm, x), xT: heapByteOffset(wasm, xT), N: batchSize, HW: positions, Ci: inChannels, hw0, hw1 };
   });
-  const packParts = chunkCount(module, rows, 4);
+  const packParts = chunkCount(module, rows, FILTER_GRADIENT_THRESHOLDS.minRowsPerLayoutChunk);
   module.split('pack_rows_as_filter', packParts, (part) => {
     const [s0, s1] = partOf(rows, packParts, part);
     return { dy: heapByteOffset(wasm, dy), packed: heapByteOffset(wasm, packed), N: batchSize, S: rows, Co: outChannels, s0, s1 };
@@ -345,7 +318,7 @@ export const conv2DWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const wasm = backend as BackendWasm;
   const { x, filter } = inputs as { x: TensorInfo; filter: TensorInfo };
   const fast = conv2DForwardSimd(wasm, x, filter, forwardInfo(x, filter, attrs as unknown as ConvAttrs));
-  return fast ?? runWasmKernel(wasm, Conv2D, inputs, attrs);
+  return fast ?? runStockWasmKernel(wasm, Conv2D, inputs, attrs);
 };
 
 export const fusedConv2DWasm: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -357,7 +330,7 @@ export const fusedConv2DWasm: KernelFunc = ({ inputs, backend, attrs }) => {
     const fast = conv2DForwardSimd(wasm, x!, filter!, info, bias, activation === 'relu');
     if (fast !== undefined) return fast;
   }
-  return runWasmKernel(wasm, FusedConv2D, inputs, attrs);
+  return runStockWasmKernel(wasm, FusedConv2D, inputs, attrs);
 };
 
 export const conv2DWasmConfig: KernelConfig = { kernelName: Conv2D, backendName: 'wasm', kernelFunc: conv2DWasm };

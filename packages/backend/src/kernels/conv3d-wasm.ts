@@ -4,7 +4,6 @@ import {
   Conv3D,
   Conv3DBackpropFilterV2,
   Conv3DBackpropInputV2,
-  getKernel,
   MaxPool3D,
   MaxPool3DGrad,
   SplitV,
@@ -14,6 +13,9 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { CONV3D_THRESHOLDS } from './kernel-paths.js';
+import { runRegisteredWasmKernel } from './stock-kernels.js';
+import { copyRows, heapF32, requireFloat32, sliceRows, transposeMatrix } from './wasm-util.js';
 
 /**
  * 3-D convolution and pooling kernels for the wasm backend.
@@ -24,12 +26,13 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
  * ordinary random inputs, and AvgPool3DGrad divides by the full window size where the forward
  * pass divides by the in-bounds count. Its Conv3D is correct but runs naive loops at about
  * 0.2 GMAC/s, 40× slower than wasm's XNNPACK matrix product. So every convolution here is
- * vol2col (in JS) + wasm's BatchMatMul with untransposed operands (XNNPACK's fast path: a
- * transposed operand is ~13× slower there), and the pooling kernels are direct loops.
+ * vol2col (in JS) + the registered wasm BatchMatMul with untransposed operands (stock XNNPACK's
+ * fast path: a transposed operand is ~13× slower there; with `fast` kernels registered, this
+ * package's BatchMatMul, which runs N a multiple of 8 in the kernel module), and the pooling
+ * kernels are direct loops.
  */
 
-/** Upper bound on one vol2col buffer (floats); larger problems are processed in row chunks. */
-const MAX_COLUMN_FLOATS = 1 << 22;
+const MAX_COLUMN_FLOATS = CONV3D_THRESHOLDS.maxColumnFloats;
 
 type Pad3D = 'valid' | 'same';
 
@@ -151,39 +154,16 @@ function scatterColumns(g: Geometry, columns: Float32Array, rowStart: number, ro
   });
 }
 
-/** out[j·rows + i] = a[i·cols + j] */
-function transposeInto(a: Float32Array, aOffset: number, rows: number, cols: number, out: Float32Array): void {
-  for (let i = 0; i < rows; i++) {
-    const base = aOffset + i * cols;
-    for (let j = 0; j < cols; j++) out[j * rows + i] = a[base + j];
-  }
-}
-
-function batchMatMul(): KernelFunc {
-  const bmm = getKernel('BatchMatMul', 'wasm');
-  if (bmm === undefined) throw new Error('wasm BatchMatMul kernel is not registered; is @tensorflow/tfjs-backend-wasm loaded?');
-  return bmm.kernelFunc;
-}
-
 /**
- * a [m, k] × b [k, n] on XNNPACK; operands are views of existing buffers with the given shapes.
- * `b` must not change content under the same tensor id (XNNPACK's packed copy is cached by id).
+ * a [m, k] × b [k, n] by the registered BatchMatMul; operands are views of existing buffers with
+ * the given shapes. `b` must not change content under the same tensor id (XNNPACK's packed copy
+ * is cached by id).
  */
 function matMul(wasm: BackendWasm, a: TensorInfo, aShape: number[], b: TensorInfo, bShape: number[]): TensorInfo {
-  return batchMatMul()({
-    inputs: { a: { ...a, shape: aShape }, b: { ...b, shape: bShape } },
-    backend: wasm,
-    attrs: { transposeA: false, transposeB: false },
-  }) as TensorInfo;
+  return runRegisteredWasmKernel(wasm, 'BatchMatMul', { a: { ...a, shape: aShape }, b: { ...b, shape: bShape } }, { transposeA: false, transposeB: false });
 }
 
-const heap = (wasm: BackendWasm, t: TensorInfo) => wasm.typedArrayFromHeap(t) as Float32Array;
-
-function requireFloat32(kernel: string, ...tensors: TensorInfo[]): void {
-  for (const t of tensors) {
-    if (t.dtype !== 'float32') throw new Error(`${kernel} (wasm, @mm/backend) supports float32 only, got ${t.dtype}.`);
-  }
-}
+const heap = heapF32;
 
 function rowsPerChunk(g: Geometry): number {
   return Math.max(1, Math.min(rowCount(g), Math.floor(MAX_COLUMN_FLOATS / columnCount(g))));
@@ -276,9 +256,8 @@ export const conv3DBackpropFilterV2Wasm: KernelFunc = ({ inputs, backend, attrs 
     // Fresh buffers per chunk: wasm's BatchMatMul caches XNNPACK's packed copy of its second
     // operand by tensor id, so refilling one buffer would multiply by stale values.
     const columnsT = wasm.makeOutput([k, n], 'float32');
-    const dyChunk = n === rows ? undefined : wasm.makeOutput([n, g.outC], 'float32');
+    const dyChunk = n === rows ? undefined : sliceRows(wasm, dy, r0, n, g.outC);
     fillColumnsTransposed(g, heap(wasm, x), r0, n, heap(wasm, columnsT));
-    if (dyChunk !== undefined) heap(wasm, dyChunk).set(heap(wasm, dy).subarray(r0 * g.outC, (r0 + n) * g.outC));
     const product = matMul(wasm, columnsT, [k, n], dyChunk ?? dy, [n, g.outC]);
     const p = heap(wasm, product);
     for (let i = 0; i < sum.length; i++) sum[i] += p[i];
@@ -297,10 +276,10 @@ export const conv3DBackpropFilterV2Wasm: KernelFunc = ({ inputs, backend, attrs 
  */
 function pointwiseFilterGradient(wasm: BackendWasm, x: TensorInfo, dy: TensorInfo, rows: number, inC: number, outC: number, filterShape: number[]): TensorInfo {
   const dyT = wasm.makeOutput([outC, rows], 'float32');
-  transposeInto(heap(wasm, dy), 0, rows, outC, heap(wasm, dyT));
+  transposeMatrix(heap(wasm, dy), 0, rows, outC, heap(wasm, dyT));
   const product = matMul(wasm, dyT, [outC, rows], x, [rows, inC]);
   const dw = wasm.makeOutput(filterShape, 'float32');
-  transposeInto(heap(wasm, product), 0, outC, inC, heap(wasm, dw));
+  transposeMatrix(heap(wasm, product), 0, outC, inC, heap(wasm, dw));
   wasm.disposeData(product.dataId);
   wasm.disposeData(dyT.dataId);
   return dw;
@@ -324,7 +303,7 @@ export const conv3DBackpropInputV2Wasm: KernelFunc = ({ inputs, backend, attrs }
   const rows = rowCount(g);
   const k = columnCount(g);
   const filterT = wasm.makeOutput([g.outC, k], 'float32');
-  transposeInto(heap(wasm, filter), 0, k, g.outC, heap(wasm, filterT));
+  transposeMatrix(heap(wasm, filter), 0, k, g.outC, heap(wasm, filterT));
   if (isPointwise(g)) {
     const dx = matMul(wasm, dy, [rows, g.outC], filterT, [g.outC, k]);
     wasm.disposeData(filterT.dataId);
@@ -337,7 +316,7 @@ export const conv3DBackpropInputV2Wasm: KernelFunc = ({ inputs, backend, attrs }
   heap(wasm, dx).fill(0);
   for (let r0 = 0; r0 < rows; r0 += chunk) {
     const n = Math.min(chunk, rows - r0);
-    if (dyChunk !== undefined) heap(wasm, dyChunk).set(heap(wasm, dy).subarray(r0 * g.outC, (r0 + n) * g.outC));
+    if (dyChunk !== undefined) copyRows(wasm, dy, r0, n, g.outC, dyChunk);
     const columns = matMul(wasm, dyChunk ?? dy, [n, g.outC], filterT, [g.outC, k]);
     scatterColumns(g, heap(wasm, columns), r0, n, heap(wasm, dx));
     wasm.disposeData(columns.dataId);
@@ -485,7 +464,7 @@ export const splitVWasm: KernelFunc = ({ inputs, backend, attrs }) => {
     for (let o = 0; o < outer; o++) {
       const from = o * rowLength + offset;
       const to = o * block;
-      if (block < 16) {
+      if (block < CONV3D_THRESHOLDS.minBlockForCopy) {
         for (let j = 0; j < block; j++) target[to + j] = source[from + j];
       } else {
         target.set(source.subarray(from, from + block), to);

@@ -13,17 +13,17 @@ import {
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { chunkCount, partOf, simdModuleFor, type SimdModule } from './simd/simd-module.js';
 import type { KernelArgs } from './simd/kernel-exports.js';
-import { heapByteOffset, runWasmKernel } from './wasm-util.js';
+import { binaryPath, ELEMENTWISE_THRESHOLDS, unaryPath } from './kernel-paths.js';
+import { heapByteOffset } from './wasm-util.js';
+import { runStockWasmKernel } from './stock-kernels.js';
 
 /**
  * Add, Sub, Multiply, Square and Step on full-size float32 activations through the kernel
  * module (SIMD, split across the wasm threads). Stock tfjs-backend-wasm 4.22 runs them on one
  * thread, and broadcasting a channel vector over an activation (batch norm, bias and MMTM
  * gating, forward and backward) goes through a scalar index loop about 4× slower than the
- * same-shape op. Small tensors stay on the stock kernels: below this size the pool hand-off
- * costs more than it saves.
+ * same-shape op. Small tensors stay on the stock kernels (binaryPath / unaryPath in kernel-paths.ts).
  */
-export const MIN_ELEMENTWISE_SIZE = 16384;
 
 const OPS = { [Add]: 0, [Sub]: 1, [Multiply]: 2 } as Record<string, number>;
 
@@ -69,7 +69,7 @@ function splitFlat<N extends 'binary_same' | 'unary'>(
   name: N,
   argsOf: (begin: number, end: number) => KernelArgs<N>,
 ): void {
-  const parts = chunkCount(module, size, 8192);
+  const parts = chunkCount(module, size, ELEMENTWISE_THRESHOLDS.minValuesPerChunk);
   module.split(name, parts, (part) => argsOf(...partOf(size, parts, part, 16)));
 }
 
@@ -78,21 +78,23 @@ function makeBinary(kernelName: string): KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const wasm = backend as BackendWasm;
     const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
-    const module = a.dtype === 'float32' && b.dtype === 'float32' ? simdModuleFor(wasm) : null;
+    const float32 = a.dtype === 'float32' && b.dtype === 'float32';
+    const module = float32 ? simdModuleFor(wasm) : null;
     if (module !== null) {
       const sameShape = util.arraysEqual(a.shape, b.shape);
       const outShape = sameShape ? a.shape : backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
       const plan = sameShape ? null : broadcastRows(a.shape, b.shape, outShape);
       const size = util.sizeFromShape(outShape);
-      if (size >= MIN_ELEMENTWISE_SIZE && (sameShape || (plan !== null && plan.channels >= 4))) {
+      const path = binaryPath({ float32, module: true, size, sameShape, broadcastChannels: plan?.channels ?? null });
+      if (path !== 'stock') {
         const out = wasm.makeOutput(outShape, 'float32');
-        if (sameShape) {
+        if (path === 'module-flat') {
           const operands = { op, a: heapByteOffset(wasm, a), b: heapByteOffset(wasm, b), out: heapByteOffset(wasm, out) };
           splitFlat(module, size, 'binary_same', (begin, end) => ({ ...operands, begin, end }));
         } else {
           const { outer, mid, channels, a: ra, b: rb } = plan!;
           const rows = outer * mid;
-          const parts = chunkCount(module, rows, Math.ceil(8192 / channels));
+          const parts = chunkCount(module, rows, Math.ceil(ELEMENTWISE_THRESHOLDS.minValuesPerChunk / channels));
           const fixed = {
             op, a: heapByteOffset(wasm, a), aOuter: ra.outer, aMid: ra.mid, b: heapByteOffset(wasm, b), bOuter: rb.outer, bMid: rb.mid,
             out: heapByteOffset(wasm, out), mid, C: channels,
@@ -105,7 +107,7 @@ function makeBinary(kernelName: string): KernelFunc {
         return out;
       }
     }
-    return runWasmKernel(wasm, kernelName, inputs, attrs);
+    return runStockWasmKernel(wasm, kernelName, inputs, attrs);
   };
 }
 
@@ -114,11 +116,13 @@ function makeUnary(kernelName: string, op: number, applies: (attrs: Record<strin
     const wasm = backend as BackendWasm;
     const { x } = inputs as { x: TensorInfo };
     const size = util.sizeFromShape(x.shape);
-    const module = x.dtype === 'float32' && size >= MIN_ELEMENTWISE_SIZE && applies(attrs as Record<string, unknown>) ? simdModuleFor(wasm) : null;
-    if (module === null) return runWasmKernel(wasm, kernelName, inputs, attrs);
+    const float32 = x.dtype === 'float32';
+    const attrsSupported = applies(attrs as Record<string, unknown>);
+    const module = float32 && size >= ELEMENTWISE_THRESHOLDS.minSize && attrsSupported ? simdModuleFor(wasm) : null;
+    if (unaryPath({ float32, module: module !== null, size, attrsSupported }) === 'stock') return runStockWasmKernel(wasm, kernelName, inputs, attrs);
     const out = wasm.makeOutput(x.shape, 'float32');
     const operands = { op, x: heapByteOffset(wasm, x), out: heapByteOffset(wasm, out) };
-    splitFlat(module, size, 'unary', (begin, end) => ({ ...operands, begin, end }));
+    splitFlat(module!, size, 'unary', (begin, end) => ({ ...operands, begin, end }));
     return out;
   };
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { engine, FusedConv2D, reshape, sum, Tensor, type GradConfig, type NamedAttrMap } from '@tensorflow/tfjs-core';
 import { FunctionPatch } from './function-patch.js';
+import { fusedNamespace, recordingGradients } from '../tfjs-internals.js';
 
 /**
  * Per-input gradients for training-time `tf.fused.conv2d`, which every `tf.layers.conv2d` calls.
@@ -49,7 +50,7 @@ const isUnitDilation = (d: FusedConv2DArgs['dilations']) => d === undefined || (
 function routedThroughKernel(args: FusedConv2DArgs): boolean {
   const { x, filter, bias } = args;
   return (
-    engine().state.gradientDepth > 0 &&
+    recordingGradients() &&
     (args.activation ?? 'linear') === 'linear' &&
     (args.dataFormat ?? 'NHWC') === 'NHWC' &&
     isUnitDilation(args.dilations) &&
@@ -73,7 +74,7 @@ function conv2dWithPerInputGradients(args: FusedConv2DArgs): Tensor {
   return engine().runKernel(FusedConv2D, inputs as never, attrs as never) as Tensor;
 }
 
-const fusedConv2DPatch = new FunctionPatch<FusedConv2DFn>(() => tf.fused as unknown as Record<string, unknown>, 'conv2d', conv2dWithPerInputGradients);
+const fusedConv2DPatch = new FunctionPatch<FusedConv2DFn>(fusedNamespace, 'conv2d', conv2dWithPerInputGradients);
 
 /**
  * Installs the per-input gradient path (idempotent). Returns false when tfjs-core's `fused`

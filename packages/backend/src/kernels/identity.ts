@@ -1,6 +1,6 @@
 import { Cast, Identity, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { runWasmKernel } from './wasm-util.js';
+import { runStockWasmKernel } from './stock-kernels.js';
 
 /**
  * Identity shares the input's buffer (reference-counted, as Reshape and the cpu backend's
@@ -11,7 +11,7 @@ import { runWasmKernel } from './wasm-util.js';
 export const identityWasm: KernelFunc = ({ inputs, backend }) => {
   const wasm = backend as BackendWasm;
   const { x } = inputs as { x: TensorInfo };
-  if (x.dtype === 'string') return runWasmKernel(wasm, Identity, inputs);
+  if (x.dtype === 'string') return runStockWasmKernel(wasm, Identity, inputs);
   wasm.incRef(x.dataId);
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 };
@@ -25,7 +25,7 @@ export const identityWasmConfig: KernelConfig = { kernelName: Identity, backendN
 export const castWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const wasm = backend as BackendWasm;
   const { x } = inputs as { x: TensorInfo };
-  if (x.dtype === 'string' || (attrs as { dtype?: string }).dtype !== x.dtype) return runWasmKernel(wasm, Cast, inputs, attrs);
+  if (x.dtype === 'string' || (attrs as { dtype?: string }).dtype !== x.dtype) return runStockWasmKernel(wasm, Cast, inputs, attrs);
   wasm.incRef(x.dataId);
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 };

@@ -1,7 +1,9 @@
 import { backend_util, MaxPoolGrad, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { heapByteOffset, heapF32, runWasmKernel } from './wasm-util.js';
+import { heapByteOffset, heapF32 } from './wasm-util.js';
+import { runStockWasmKernel } from './stock-kernels.js';
 import { chunkCount, partOf, simdModuleFor } from './simd/simd-module.js';
+import { maxPoolGradPath } from './kernel-paths.js';
 
 interface MaxPoolGradAttrs {
   filterSize: [number, number] | number;
@@ -20,7 +22,9 @@ export const maxPoolGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const wasm = backend as BackendWasm;
   const { dy, input } = inputs as { dy: TensorInfo; input: TensorInfo };
   const { filterSize, strides, pad, dimRoundingMode } = attrs as unknown as MaxPoolGradAttrs;
-  if (input.dtype !== 'float32' || dy.dtype !== 'float32') return runWasmKernel(wasm, MaxPoolGrad, inputs, attrs);
+  if (maxPoolGradPath({ float32: input.dtype === 'float32' && dy.dtype === 'float32', tiled2x2: false, module: false }) === 'stock') {
+    return runStockWasmKernel(wasm, MaxPoolGrad, inputs, attrs);
+  }
   const info = backend_util.computePool2DInfo(
     input.shape as [number, number, number, number],
     filterSize,
@@ -43,23 +47,24 @@ export const maxPoolGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
     filterHeight === 2 && filterWidth === 2 && strideHeight === 2 && strideWidth === 2 &&
     padTop === 0 && padLeft === 0 && outHeight * 2 <= inHeight && outWidth * 2 <= inWidth;
   const module = tiled2x2 ? simdModuleFor(wasm) : null;
-  if (module !== null) {
+  const path = maxPoolGradPath({ float32: true, tiled2x2, module: module !== null });
+  if (path === 'module') {
     // The kernel writes every element a window covers; only an odd last row/column needs zeros first.
     if (outHeight * 2 !== inHeight || outWidth * 2 !== inWidth) dxData.fill(0);
     const rows = batchSize * outHeight;
-    const parts = chunkCount(module, rows);
+    const parts = chunkCount(module!, rows);
     const fixed = {
       x: heapByteOffset(wasm, input), dy: heapByteOffset(wasm, dy), dx: heapByteOffset(wasm, dx),
       H: inHeight, W: inWidth, C: inChannels, OH: outHeight, OW: outWidth,
     };
-    module.split('max_pool_2x2_grad', parts, (part) => {
+    module!.split('max_pool_2x2_grad', parts, (part) => {
       const [r0, r1] = partOf(rows, parts, part);
       return { ...fixed, r0, r1 };
     });
     return dx;
   }
   dxData.fill(0);
-  if (tiled2x2) {
+  if (path === 'js-2x2') {
     maxPool2x2Grad(xData, dyData, dxData, batchSize, inHeight, inWidth, inChannels, outHeight, outWidth);
     return dx;
   }

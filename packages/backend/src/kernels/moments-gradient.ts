@@ -3,6 +3,7 @@ import { backend_util, engine, getKernel, Tensor, util } from '@tensorflow/tfjs-
 import { MEAN_SQUARED_DEVIATION } from './reduce.js';
 import { FunctionPatch } from './function-patch.js';
 import { host } from '#kernel-host';
+import { recordingGradients } from '../tfjs-internals.js';
 
 /**
  * `tf.moments` with a one-pass input gradient, for batch normalisation in training.
@@ -22,7 +23,7 @@ type MomentsArgs = Parameters<MomentsFn>;
 
 function momentsWithOnePassGradient(...args: MomentsArgs): ReturnType<MomentsFn> {
   const [x, axis = null, keepDims = false] = args;
-  if (engine().state.gradientDepth === 0 || !(x instanceof Tensor) || x.dtype !== 'float32' || x.rank === 0) {
+  if (!recordingGradients() || !(x instanceof Tensor) || x.dtype !== 'float32' || x.rank === 0) {
     return momentsPatch.stock(...args);
   }
   const axes = util.parseAxisParam(axis ?? x.shape.map((_, d) => d), x.shape);

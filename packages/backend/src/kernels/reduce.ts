@@ -1,12 +1,9 @@
 import { backend_util, Mean, Sum, util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { heapByteOffset, heapF32, runWasmKernel, wholeHeapF32 } from './wasm-util.js';
+import { heapByteOffset, heapF32, wholeHeapF32 } from './wasm-util.js';
+import { runStockWasmKernel } from './stock-kernels.js';
 import { chunkCount, partOf, simdModuleFor, type SimdModule } from './simd/simd-module.js';
-import { MIN_ELEMENTWISE_SIZE } from './elementwise-simd.js';
-
-/** Above this many outer indices, or below this many elements per pooled image, the stock kernel is used. */
-const MAX_BATCHED_PRODUCTS = 1024;
-const MIN_PRODUCT_SIZE = 256;
+import { CHUNKS_PER_THREAD, reducePath, REDUCE_THRESHOLDS } from './kernel-paths.js';
 
 /**
  * x as [outer, reduce, inner] for a reduction over `axes`, when they form one contiguous block
@@ -46,21 +43,18 @@ function makeReduce(kernelName: typeof Sum | typeof Mean): KernelFunc {
     const { axis, keepDims } = attrs as unknown as ReduceAttrs;
     const axes = util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
     const view = middleAxisView(x.shape, axes);
-    if (x.dtype !== 'float32' || view === null || util.sizeFromShape(x.shape) === 0) {
-      return runWasmKernel(wasm, kernelName, inputs, attrs);
-    }
-    const { outer, reduce, inner } = view;
+    const float32 = x.dtype === 'float32';
+    const size = util.sizeFromShape(x.shape);
+    const module = float32 && view !== null && size !== 0 ? simdModuleFor(wasm) : null;
+    const { outer, reduce, inner } = view ?? { outer: 0, reduce: 0, inner: 0 };
+    const path = reducePath({ float32, middleAxes: view !== null, size, module: module !== null, outer, reduce, inner });
+    if (path === 'stock') return runStockWasmKernel(wasm, kernelName, inputs, attrs);
     const [outShape] = backend_util.computeOutAndReduceShapes(x.shape, axes);
     const finalShape = keepDims ? backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
-    const module = simdModuleFor(wasm);
-    if (module !== null && outer * reduce * inner >= MIN_ELEMENTWISE_SIZE) {
-      return sumMiddle(wasm, module, x, outer, reduce, inner, finalShape, kernelName === Mean ? 1 / reduce : 1);
-    }
-    // Tiny reductions gain nothing; the stock kernel is fine there.
-    if (outer > MAX_BATCHED_PRODUCTS || reduce * inner < MIN_PRODUCT_SIZE) return runWasmKernel(wasm, kernelName, inputs, attrs);
+    if (path === 'module') return sumMiddle(wasm, module!, x, outer, reduce, inner, finalShape, kernelName === Mean ? 1 / reduce : 1);
     // A TensorInfo is only a view (dataId + shape), so x can be fed as [outer, reduce, 1, inner] without a copy.
     const x4d: TensorInfo = { dataId: x.dataId, shape: [outer, reduce, 1, inner], dtype: 'float32' };
-    const out = runWasmKernel(wasm, 'AvgPool', { x: x4d }, { filterSize: [reduce, 1], strides: [1, 1], pad: 'valid' });
+    const out = runStockWasmKernel(wasm, 'AvgPool', { x: x4d }, { filterSize: [reduce, 1], strides: [1, 1], pad: 'valid' });
     if (kernelName === Sum) {
       const values = heapF32(wasm, out);
       for (let i = 0; i < values.length; i++) values[i] *= reduce;
@@ -87,8 +81,8 @@ function sumMiddle(
   center?: TensorInfo,
   other?: TensorInfo,
 ): TensorInfo {
-  const byRows = outer >= module.threads * 4;
-  const parts = byRows ? chunkCount(module, outer) : chunkCount(module, reduce, 128);
+  const byRows = outer >= module.threads * CHUNKS_PER_THREAD;
+  const parts = byRows ? chunkCount(module, outer) : chunkCount(module, reduce, REDUCE_THRESHOLDS.minReducedRowsPerChunk);
   const out = wasm.makeOutput(shape, 'float32');
   // When splitting the reduced axis: one partial result per part.
   const partialSize = byRows ? 0 : outer * inner;
@@ -150,8 +144,8 @@ const meanSquaredDeviationKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const out = centeredReductionWasm(wasm, x, mean, axes);
   if (out !== undefined) return out;
   // Shapes the module does not take: the same formula through stock kernels.
-  const centred = runWasmKernel(wasm, 'Sub', { a: x, b: mean });
-  const squared = runWasmKernel(wasm, 'Square', { x: centred });
+  const centred = runStockWasmKernel(wasm, 'Sub', { a: x, b: mean });
+  const squared = runStockWasmKernel(wasm, 'Square', { x: centred });
   // This package's Mean (XNNPACK AvgPool without the module), not the stock one that transposes first.
   const variance = meanWasm({ inputs: { x: squared }, backend: wasm, attrs: { axis: axes, keepDims: true } }) as TensorInfo;
   wasm.disposeData(centred.dataId);
@@ -166,8 +160,8 @@ const sumCenteredProductKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const { axes } = attrs as unknown as { axes: number[] };
   const out = centeredReductionWasm(wasm, x, mean, axes, dy);
   if (out !== undefined) return out;
-  const centred = runWasmKernel(wasm, 'Sub', { a: x, b: mean });
-  const product = runWasmKernel(wasm, 'Multiply', { a: dy, b: centred });
+  const centred = runStockWasmKernel(wasm, 'Sub', { a: x, b: mean });
+  const product = runStockWasmKernel(wasm, 'Multiply', { a: dy, b: centred });
   const total = sumWasm({ inputs: { x: product }, backend: wasm, attrs: { axis: axes, keepDims: true } }) as TensorInfo;
   wasm.disposeData(centred.dataId);
   wasm.disposeData(product.dataId);

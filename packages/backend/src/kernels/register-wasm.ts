@@ -1,7 +1,7 @@
 import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilterWasmConfig } from './conv2d-backprop-filter.js';
 import { FAST_WASM_KERNELS } from './fast-kernels.js';
-import { stockWasmKernels } from './wasm-util.js';
+import { stockWasmKernels } from './stock-kernels.js';
 import { registerFastGradients, restoreStockGradients } from './gradients.js';
 import { restoreStockFusedConv2D, usePerInputFusedConv2DGradients } from './fused-conv2d-gradient.js';
 import { restoreStockMoments, useOnePassMomentsGradient } from './moments-gradient.js';

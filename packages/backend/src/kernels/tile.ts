@@ -1,6 +1,6 @@
 import { Tile, util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { runWasmKernel } from './wasm-util.js';
+import { runStockWasmKernel } from './stock-kernels.js';
 
 type Numeric = Float32Array | Int32Array | Uint8Array;
 
@@ -14,7 +14,7 @@ export const tileWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const wasm = backend as BackendWasm;
   const { x } = inputs as { x: TensorInfo };
   const { reps } = attrs as unknown as { reps: number[] };
-  if (x.dtype === 'string' || x.dtype === 'complex64') return runWasmKernel(wasm, Tile, inputs, attrs);
+  if (x.dtype === 'string' || x.dtype === 'complex64') return runStockWasmKernel(wasm, Tile, inputs, attrs);
   const rank = x.shape.length;
   const outShape = x.shape.map((size, d) => size * reps[d]);
   const out = wasm.makeOutput(outShape, x.dtype);

@@ -4,6 +4,8 @@ import { wasmThreadsInUse } from '../../wasm-thread-count.js';
 import { KERNELS_WASM_BASE64 } from './kernels-wasm.generated.js';
 import { argumentList, KERNEL_EXPORT_NAMES, parameterNames, type KernelArgs, type KernelExport } from './kernel-exports.js';
 import { webAssembly, type WasmMemory } from './webassembly.js';
+import { CHUNKS_PER_THREAD } from '../kernel-paths.js';
+import { wasmHeapMemory } from '../../tfjs-internals.js';
 
 /**
  * The @mm/backend kernel module (csrc/kernels.c) instantiated on tfjs-backend-wasm's own
@@ -179,23 +181,18 @@ export function partOf(total: number, parts: number, part: number, align = 1): [
 }
 
 /**
- * How many chunks a split call cuts `items` into: four per thread, so that a worker that starts
+ * How many chunks a split call cuts `items` into: CHUNKS_PER_THREAD (4) per thread, so that a worker that starts
  * late leaves its share to the others, and at least `minPerChunk` items each. One without a pool.
  */
 export function chunkCount(module: SimdModule, items: number, minPerChunk = 1): number {
   if (module.threads === 1) return 1;
-  return Math.max(1, Math.min(module.threads * 4, Math.floor(items / minPerChunk)));
+  return Math.max(1, Math.min(module.threads * CHUNKS_PER_THREAD, Math.floor(items / minPerChunk)));
 }
 
 /** Set to `xnnpack` to run no kernel of this module: convolutions stay on tfjs-backend-wasm's XNNPACK. */
 export const SIMD_KERNELS_ENV_VAR = 'MM_WASM_KERNELS';
 
 const modules = new WeakMap<object, SimdModule | null>();
-
-interface EmscriptenModule {
-  wasmMemory?: WasmMemory;
-  asm?: { memory?: WasmMemory };
-}
 
 /**
  * The module on this backend's heap (created on first use, with the backend's thread count),
@@ -206,9 +203,7 @@ export function simdModuleFor(wasm: BackendWasm): SimdModule | null {
   if (cached !== undefined) return cached;
   let module: SimdModule | null = null;
   if (host.env(SIMD_KERNELS_ENV_VAR)?.trim() !== 'xnnpack') {
-    // The threaded build keeps its memory on the module; the single-threaded one exports it.
-    const emscripten = (wasm as unknown as { wasm: EmscriptenModule }).wasm;
-    const memory = emscripten.wasmMemory ?? emscripten.asm?.memory;
+    const memory = wasmHeapMemory(wasm);
     if (memory instanceof webAssembly.Memory) {
       module = createSimdModule(memory, { threads: wasmThreadsInUse() });
     }
