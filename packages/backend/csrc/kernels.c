@@ -18,9 +18,14 @@
 #define EXPORT(name) __attribute__((export_name(#name)))
 
 #ifdef RELAXED
-/* clang 14 knows only the prototype f32x4.fma opcode; the build rewrites it to relaxed_madd
- * (a·b + c), so MADD(a, b, c) is a·b + c in the shipped binary. */
+#if __clang_major__ >= 16
+/* clang 16+ names the builtin after the final instruction and emits f32x4.relaxed_madd. */
+#define MADD(a, b, c) __builtin_wasm_relaxed_madd_f32x4(a, b, c)
+#else
+/* clang 14 and 15 know only the prototype's f32x4.fma opcode; the build rewrites it to
+ * relaxed_madd (a·b + c), so MADD(a, b, c) is a·b + c in the shipped binary either way. */
 #define MADD(a, b, c) __builtin_wasm_fma_f32x4(a, b, c)
+#endif
 #else
 #define MADD(a, b, c) wasm_f32x4_add(wasm_f32x4_mul(a, b), c)
 #endif
