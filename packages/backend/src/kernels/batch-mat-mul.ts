@@ -3,7 +3,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { heapByteOffset, heapF32, transposeMatrix, wholeHeapF32 } from './wasm-util.js';
 import { runStockWasmKernel } from './stock-kernels.js';
 import { rowProductArgs } from './conv2d-simd.js';
-import { chunkCount, partOf, simdModuleFor } from './simd/simd-module.js';
+import { chunkCount, partOf, simdModuleFor, type SimdModule } from './simd/simd-module.js';
 import { batchMatMulPath, MATMUL_THRESHOLDS } from './kernel-paths.js';
 
 interface BatchMatMulAttrs {
@@ -26,32 +26,56 @@ function transposeLastTwo(wasm: BackendWasm, x: TensorInfo): TensorInfo {
   return out;
 }
 
-/**
- * a·b in the kernel module: b packed once ([N/8][K][8], transposed on the way if asked), then
- * conv2d as a 1×1 convolution over the rows of a (transposed first if asked), rows split
- * across the wasm threads. XNNPACK, as tfjs-backend-wasm drives it, repacks b on every call
- * and runs ≈4 GFLOP/s on the MMTM layers' 128×128 products. Float32 with N a multiple of 8 and
- * equal batch sizes; anything else returns undefined.
- */
-function matMulInModule(wasm: BackendWasm, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): TensorInfo | undefined {
-  const module = simdModuleFor(wasm);
+/** The product's sizes: a [...batch, m, k] · b [...batch, k, n], after the transposes asked for. */
+interface MatMulShape {
+  rank: number;
+  batchShape: number[];
+  m: number;
+  k: number;
+  n: number;
+  /** b has a's rank and batch shape. */
+  sameRankAndBatch: boolean;
+  /** b's inner dimension is a's k. */
+  innerMatches: boolean;
+}
+
+function matMulShape(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): MatMulShape {
   const rank = a.shape.length;
   const batchShape = a.shape.slice(0, rank - 2);
   const [rowsA, colsA] = a.shape.slice(rank - 2);
   const [rowsB, colsB] = b.shape.slice(rank - 2);
   const [m, k] = transposeA ? [colsA, rowsA] : [rowsA, colsA];
-  const n = transposeB ? rowsB : colsB;
-  const path = batchMatMulPath({
-    module: module !== null, float32: a.dtype === 'float32' && b.dtype === 'float32', rank: Math.min(rank, b.shape.length),
+  return {
+    rank: Math.min(rank, b.shape.length),
+    batchShape,
+    m,
+    k,
+    n: transposeB ? rowsB : colsB,
     sameRankAndBatch: b.shape.length === rank && util.arraysEqual(batchShape, b.shape.slice(0, rank - 2)),
-    m, k, n, innerMatches: (transposeB ? colsB : rowsB) === k, transposeA, transposeB,
-  });
-  if (path !== 'module') return undefined;
+    innerMatches: (transposeB ? colsB : rowsB) === k,
+  };
+}
+
+/**
+ * a·b in the kernel module: b packed once ([N/8][K][8], transposed on the way if asked), then
+ * conv2d as a 1×1 convolution over the rows of a (transposed first if asked), rows split
+ * across the wasm threads. XNNPACK, as tfjs-backend-wasm drives it, repacks b on every call
+ * and runs ≈4 GFLOP/s on the MMTM layers' 128×128 products. For batchMatMulPath's 'module' row.
+ */
+function matMulInModule(
+  wasm: BackendWasm,
+  module: SimdModule,
+  a: TensorInfo,
+  b: TensorInfo,
+  { batchShape, m, k, n }: MatMulShape,
+  transposeA: boolean,
+  transposeB: boolean,
+): TensorInfo {
   const batch = util.sizeFromShape(batchShape);
   const out = wasm.makeOutput([...batchShape, m, n], 'float32');
   const packed = wasm.makeOutput([k * n], 'float32');
   const rowsOfA = transposeA ? wasm.makeOutput([m * k], 'float32') : undefined;
-  const parts = chunkCount(module!, m, MATMUL_THRESHOLDS.minRowsPerChunk);
+  const parts = chunkCount(module, m, MATMUL_THRESHOLDS.minRowsPerChunk);
   // Per chunk: conv2d's 4 row pointers; then K zeros.
   const slots = 4;
   const scratch = wasm.makeOutput([parts * slots + k], 'float32');
@@ -62,12 +86,12 @@ function matMulInModule(wasm: BackendWasm, a: TensorInfo, b: TensorInfo, transpo
     const aAt = at(a) + i * m * k * 4;
     let rowsAt = aAt;
     if (rowsOfA !== undefined) {
-      module!.call('transpose_2d', { src: aAt, dst: at(rowsOfA), rows: k, cols: m, r0: 0, r1: k });
+      module.call('transpose_2d', { src: aAt, dst: at(rowsOfA), rows: k, cols: m, r0: 0, r1: k });
       rowsAt = at(rowsOfA);
     }
-    module!.call('pack_matrix', { b: at(b) + i * k * n * 4, packed: at(packed), K: k, N: n, transposed: transposeB ? 1 : 0 });
+    module.call('pack_matrix', { b: at(b) + i * k * n * 4, packed: at(packed), K: k, N: n, transposed: transposeB ? 1 : 0 });
     const outAt = at(out) + i * m * n * 4;
-    module!.split('conv2d', parts, (part) => {
+    module.split('conv2d', parts, (part) => {
       const [r0, r1] = partOf(m, parts, part, 4);
       return rowProductArgs({ a: rowsAt, packed: at(packed), out: outAt, zeros: zerosAt, ptrs: at(scratch) + part * slots * 4, k, n, r0, r1 });
     });
@@ -79,27 +103,30 @@ function matMulInModule(wasm: BackendWasm, a: TensorInfo, b: TensorInfo, transpo
 /**
  * Stock tfjs-backend-wasm 4.22 multiplies 20–25× slower when asked to transpose an operand
  * (128×128×128: ≈4 ms against 0.2 ms) — and every Dense layer's gradient asks for that
- * (dW = xᵀ·dy, dx = dy·Wᵀ). Transposing the operand first and running the plain product is
- * far cheaper; the product itself is the stock (XNNPACK) kernel.
+ * (dW = xᵀ·dy, dx = dy·Wᵀ). Outside the module, transposing the operand first and running the
+ * plain stock (XNNPACK) product is far cheaper. Paths: batchMatMulPath in kernel-paths.ts.
  */
 export const batchMatMulWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const wasm = backend as BackendWasm;
   const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
   const { transposeA, transposeB } = attrs as unknown as BatchMatMulAttrs;
-  const viaModule = matMulInModule(wasm, a, b, transposeA, transposeB);
-  if (viaModule !== undefined) return viaModule;
-  // The module declined: of batchMatMulPath's rows only 'stock' and 'transpose-then-stock' remain.
-  const path = batchMatMulPath({
-    module: false, float32: a.dtype === 'float32' && b.dtype === 'float32', rank: Math.min(a.shape.length, b.shape.length),
-    sameRankAndBatch: false, m: 0, k: 0, n: 0, innerMatches: false, transposeA, transposeB,
-  });
-  if (path === 'stock') return runStockWasmKernel(wasm, BatchMatMul, inputs, attrs);
-  const aIn = transposeA ? transposeLastTwo(wasm, a) : a;
-  const bIn = transposeB ? transposeLastTwo(wasm, b) : b;
-  const out = runStockWasmKernel(wasm, BatchMatMul, { a: aIn, b: bIn }, { ...attrs, transposeA: false, transposeB: false });
-  if (aIn !== a) wasm.disposeData(aIn.dataId);
-  if (bIn !== b) wasm.disposeData(bIn.dataId);
-  return out;
+  const module = simdModuleFor(wasm);
+  const shape = matMulShape(a, b, transposeA, transposeB);
+  const float32 = a.dtype === 'float32' && b.dtype === 'float32';
+  switch (batchMatMulPath({ module: module !== null, float32, ...shape, transposeA, transposeB })) {
+    case 'module':
+      return matMulInModule(wasm, module!, a, b, shape, transposeA, transposeB);
+    case 'stock':
+      return runStockWasmKernel(wasm, BatchMatMul, inputs, attrs);
+    case 'transpose-then-stock': {
+      const aIn = transposeA ? transposeLastTwo(wasm, a) : a;
+      const bIn = transposeB ? transposeLastTwo(wasm, b) : b;
+      const out = runStockWasmKernel(wasm, BatchMatMul, { a: aIn, b: bIn }, { ...attrs, transposeA: false, transposeB: false });
+      if (aIn !== a) wasm.disposeData(aIn.dataId);
+      if (bIn !== b) wasm.disposeData(bIn.dataId);
+      return out;
+    }
+  }
 };
 
 export const batchMatMulWasmConfig: KernelConfig = { kernelName: BatchMatMul, backendName: 'wasm', kernelFunc: batchMatMulWasm };

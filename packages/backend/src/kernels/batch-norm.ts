@@ -28,7 +28,9 @@ export const fusedBatchNormWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const perChannel = (t: TensorInfo | undefined) =>
     t === undefined || (t.dtype === 'float32' && (util.sizeFromShape(t.shape) === 1 || (util.sizeFromShape(t.shape) === channels && t.shape[t.shape.length - 1] === channels && t.shape.length <= x.shape.length)));
   const supported = x.dtype === 'float32' && x.shape.length > 0 && [mean, variance, offset, scale].every(perChannel);
-  if (batchNormPath({ supported, module: false }) === 'stock') return runStockWasmKernel(wasm, FusedBatchNorm, inputs, attrs);
+  const module = supported ? simdModuleFor(wasm) : null;
+  const path = batchNormPath({ supported, module: module !== null });
+  if (path === 'stock') return runStockWasmKernel(wasm, FusedBatchNorm, inputs, attrs);
   const epsilon = (attrs as { varianceEpsilon?: number }).varianceEpsilon ?? 0.001;
   const read = (t: TensorInfo | undefined, fallback: number) => {
     const out = new Float64Array(channels).fill(fallback);
@@ -50,9 +52,8 @@ export const fusedBatchNormWasm: KernelFunc = ({ inputs, backend, attrs }) => {
     a[c] = k;
     b[c] = o[c] - m[c] * k;
   }
-  const module = simdModuleFor(wasm);
   let out: TensorInfo;
-  if (batchNormPath({ supported, module: module !== null }) === 'module') {
+  if (path === 'module') {
     out = wasm.makeOutput(x.shape, 'float32');
     const rows = util.sizeFromShape(x.shape) / channels;
     const at = (t: TensorInfo) => heapByteOffset(wasm, t);

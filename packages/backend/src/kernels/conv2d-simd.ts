@@ -191,7 +191,7 @@ export function conv2DInputGradientSimd(
     channelsLast: info.dataFormat === 'channelsLast', float32: allFloat32(dy, filter), module: module !== null,
     strideHeight: info.strideHeight, strideWidth: info.strideWidth, inChannels: info.inChannels,
   });
-  if (path !== 'module') return undefined;
+  if (path !== 'module' || module === null) return undefined;
   const geometry: ConvGeometry = {
     batch: info.batchSize,
     inHeight: info.outHeight, inWidth: info.outWidth, inChannels: info.outChannels,
@@ -203,9 +203,9 @@ export function conv2DInputGradientSimd(
     padLeft: (info.filterWidth - 1) * info.dilationWidth - info.padInfo.left,
   };
   // inChannels % 8 = 0 was checked, so the rotated convolution's Co is a multiple of 8: never 'stock'.
-  if (conv2DModulePath(geometry) === 'module-winograd') return runWinograd(wasm, module!, dy, filter, true, undefined, false, geometry);
-  const packed = packFilter(wasm, module!, filter, true);
-  const out = runConv(wasm, module!, dy, packed, undefined, false, geometry);
+  if (conv2DModulePath(geometry) === 'module-winograd') return runWinograd(wasm, module, dy, filter, true, undefined, false, geometry);
+  const packed = packFilter(wasm, module, filter, true);
+  const out = runConv(wasm, module, dy, packed, undefined, false, geometry);
   wasm.disposeData(packed.dataId);
   return out;
 }

@@ -22,17 +22,14 @@ export const maxPoolGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const wasm = backend as BackendWasm;
   const { dy, input } = inputs as { dy: TensorInfo; input: TensorInfo };
   const { filterSize, strides, pad, dimRoundingMode } = attrs as unknown as MaxPoolGradAttrs;
-  if (maxPoolGradPath({ float32: input.dtype === 'float32' && dy.dtype === 'float32', tiled2x2: false, module: false }) === 'stock') {
-    return runStockWasmKernel(wasm, MaxPoolGrad, inputs, attrs);
-  }
-  const info = backend_util.computePool2DInfo(
-    input.shape as [number, number, number, number],
-    filterSize,
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-  );
+  const float32 = input.dtype === 'float32' && dy.dtype === 'float32';
+  const info = float32
+    ? backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode)
+    : undefined;
+  const tiled2x2 = info !== undefined && isTiled2x2(info);
+  const module = tiled2x2 ? simdModuleFor(wasm) : null;
+  const path = maxPoolGradPath({ float32, tiled2x2, module: module !== null });
+  if (info === undefined || path === 'stock') return runStockWasmKernel(wasm, MaxPoolGrad, inputs, attrs);
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth } = info;
   const { filterHeight, filterWidth, strideHeight, strideWidth } = info;
   const padTop = info.padInfo.top;
@@ -43,11 +40,6 @@ export const maxPoolGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const dxData = heapF32(wasm, dx);
   const xData = heapF32(wasm, input);
   const dyData = heapF32(wasm, dy);
-  const tiled2x2 =
-    filterHeight === 2 && filterWidth === 2 && strideHeight === 2 && strideWidth === 2 &&
-    padTop === 0 && padLeft === 0 && outHeight * 2 <= inHeight && outWidth * 2 <= inWidth;
-  const module = tiled2x2 ? simdModuleFor(wasm) : null;
-  const path = maxPoolGradPath({ float32: true, tiled2x2, module: module !== null });
   if (path === 'module') {
     // The kernel writes every element a window covers; only an odd last row/column needs zeros first.
     if (outHeight * 2 !== inHeight || outWidth * 2 !== inWidth) dxData.fill(0);
@@ -105,6 +97,14 @@ export const maxPoolGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   }
   return dx;
 };
+
+/** 2×2 windows, stride 2, no padding, every window inside x: the windows tile x without overlap. */
+function isTiled2x2(info: backend_util.Conv2DInfo): boolean {
+  return (
+    info.filterHeight === 2 && info.filterWidth === 2 && info.strideHeight === 2 && info.strideWidth === 2 &&
+    info.padInfo.top === 0 && info.padInfo.left === 0 && info.outHeight * 2 <= info.inHeight && info.outWidth * 2 <= info.inWidth
+  );
+}
 
 /**
  * The common 2×2 / stride 2 / unpadded case (every CNN here): four candidates per output, compared
