@@ -91,9 +91,9 @@ function matMulInModule(
     }
     module.call('pack_matrix', { b: at(b) + i * k * n * 4, packed: at(packed), K: k, N: n, transposed: transposeB ? 1 : 0 });
     const outAt = at(out) + i * m * n * 4;
-    module.split('conv2d', parts, (part) => {
-      const [r0, r1] = partOf(m, parts, part, 4);
-      return rowProductArgs({ a: rowsAt, packed: at(packed), out: outAt, zeros: zerosAt, ptrs: at(scratch) + part * slots * 4, k, n, r0, r1 });
+    module.split('conv2d', parts, rowProductArgs(zerosAt, k, n), (part) => {
+      const [p0, p1] = partOf(m, parts, part, 4);
+      return { x: rowsAt, packed: at(packed), out: outAt, ptrs: at(scratch) + part * slots * 4, p0, p1 };
     });
   }
   for (const t of [packed, scratch, ...(rowsOfA ? [rowsOfA] : [])]) wasm.disposeData(t.dataId);

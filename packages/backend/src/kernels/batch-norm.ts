@@ -57,11 +57,11 @@ export const fusedBatchNormWasm: KernelFunc = ({ inputs, backend, attrs }) => {
     out = wasm.makeOutput(x.shape, 'float32');
     const rows = util.sizeFromShape(x.shape) / channels;
     const at = (t: TensorInfo) => heapByteOffset(wasm, t);
-    const fixed = { x: at(x), a: at(factor), b: at(shift), out: at(out), C: channels };
+    const shared = { x: at(x), a: at(factor), b: at(shift), out: at(out), C: channels };
     const parts = chunkCount(module!, rows, Math.ceil(ELEMENTWISE_THRESHOLDS.minValuesPerChunk / channels));
-    module!.split('scale_shift_rows', parts, (part) => {
+    module!.split('scale_shift_rows', parts, shared, (part) => {
       const [r0, r1] = partOf(rows, parts, part);
-      return { ...fixed, r0, r1 };
+      return { r0, r1 };
     });
   } else {
     const scaled = runStockWasmKernel(wasm, 'Multiply', { a: x, b: factor });

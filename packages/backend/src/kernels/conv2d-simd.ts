@@ -9,7 +9,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { chunkCount, partOf, simdModuleFor, type SimdModule } from './simd/simd-module.js';
-import type { KernelArgs } from './simd/kernel-exports.js';
+import type { SharedArgs } from './simd/kernel-exports.js';
 import { CONV2D_THRESHOLDS, conv2DInputGradientPath, conv2DModulePath, FILTER_GRADIENT_THRESHOLDS, type ConvGeometry } from './kernel-paths.js';
 import { heapByteOffset, heapFloatOffset, wholeHeapF32 } from './wasm-util.js';
 import { runStockWasmKernel } from './stock-kernels.js';
@@ -49,34 +49,28 @@ function runConv(
   const zerosAt = scratchAt + parts * slots * 4;
   wholeHeapF32(wasm).fill(0, zerosAt / 4, zerosAt / 4 + g.inChannels);
   const pixels = g.batch * g.outHeight * g.outWidth;
-  const fixed = {
+  const shared = {
     x: heapByteOffset(wasm, x), packed: heapByteOffset(wasm, packed), bias: bias === undefined ? 0 : heapByteOffset(wasm, bias),
     out: heapByteOffset(wasm, out), zeros: zerosAt,
     H: g.inHeight, W: g.inWidth, Ci: g.inChannels, OH: g.outHeight, OW: g.outWidth, Co: g.outChannels, KH: g.filterHeight, KW: g.filterWidth,
     sh: g.strideHeight, sw: g.strideWidth, dh: g.dilationHeight, dw: g.dilationWidth, pt: g.padTop, pl: g.padLeft, relu: relu ? 1 : 0,
   };
-  module.split('conv2d', parts, (part) => {
+  module.split('conv2d', parts, shared, (part) => {
     const [p0, p1] = partOf(pixels, parts, part, 4);
-    return { ...fixed, ptrs: scratchAt + part * slots * 4, p0, p1 };
+    return { ptrs: scratchAt + part * slots * 4, p0, p1 };
   });
   wasm.disposeData(scratch.dataId);
   return out;
 }
 
 /**
- * conv2d's arguments for out[r] = a[r]·B over the rows [r0, r1) of a [rows, K] matrix, as a 1×1
- * convolution of K channels: B packed [N/8][K][8], `ptrs` 4 pointer slots, `zeros` K zeros
- * (never read: a 1×1 unpadded convolution has no taps in padding). All offsets in bytes.
+ * conv2d run as out[r] = a[r]·B over the rows of a [rows, K] matrix: a 1×1 convolution of K
+ * channels into N. These are the arguments every part shares; each part gives x (a's rows),
+ * packed (B as [N/8][K][8]), out, ptrs (4 pointer slots) and its rows [p0, p1). `zeros` is K
+ * zeros (never read: a 1×1 unpadded convolution has no taps in padding). Offsets in bytes.
  */
-export function rowProductArgs(
-  rows: { a: number; packed: number; out: number; zeros: number; ptrs: number; k: number; n: number; r0: number; r1: number },
-): KernelArgs<'conv2d'> {
-  const { a, packed, out, zeros, ptrs, k, n, r0, r1 } = rows;
-  return {
-    x: a, packed, bias: 0, out, zeros, ptrs,
-    H: 1, W: 1, Ci: k, OH: 1, OW: 1, Co: n, KH: 1, KW: 1, sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pl: 0, relu: 0,
-    p0: r0, p1: r1,
-  };
+export function rowProductArgs(zeros: number, k: number, n: number): SharedArgs<'conv2d', 'x' | 'packed' | 'out' | 'ptrs' | 'p0' | 'p1'> {
+  return { bias: 0, zeros, H: 1, W: 1, Ci: k, OH: 1, OW: 1, Co: n, KH: 1, KW: 1, sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pl: 0, relu: 0 };
 }
 
 /**
@@ -111,30 +105,30 @@ function runWinograd(
   const [filterIn, filterOut] = [filter.shape[2], filter.shape[3]];
   module.call('winograd_filter', { w: heapByteOffset(wasm, filter), packed: heapByteOffset(wasm, u), Ci: filterIn, Co: filterOut, rotate: rotate ? 1 : 0 });
   const tileParts = chunkCount(module, tiles, CONV2D_THRESHOLDS.minWinogradTilesPerChunk);
-  module.split('winograd_input', tileParts, (part) => {
+  const tilesShared = { H: g.inHeight, W: g.inWidth, C: inC, TH: tileRows, TW: tileColumns, T: tiles, pt: g.padTop, pl: g.padLeft };
+  module.split('winograd_input', tileParts, { x: heapByteOffset(wasm, x), V: heapByteOffset(wasm, v), ...tilesShared }, (part) => {
     const [t0, t1] = partOf(tiles, tileParts, part);
-    return {
-      x: heapByteOffset(wasm, x), V: heapByteOffset(wasm, v), H: g.inHeight, W: g.inWidth, C: inC, TH: tileRows, TW: tileColumns, T: tiles,
-      pt: g.padTop, pl: g.padLeft, t0, t1,
-    };
+    return { t0, t1 };
   });
   const [uAt, vAt, mAt, scratchAt] = [heapByteOffset(wasm, u), heapByteOffset(wasm, v), heapByteOffset(wasm, m), heapByteOffset(wasm, scratch)];
   const zerosAt = scratchAt + products * 16;
   wholeHeapF32(wasm).fill(0, zerosAt / 4, zerosAt / 4 + inC);
-  module.split('conv2d', products, (part) => {
+  // Product `position` of the 16: V's plane × U's plane → M's plane, in chunksPerProduct row ranges.
+  module.split('conv2d', products, rowProductArgs(zerosAt, inC, outC), (part) => {
     const position = Math.floor(part / chunksPerProduct);
     const [p0, p1] = partOf(tiles, chunksPerProduct, part % chunksPerProduct, 4);
-    return rowProductArgs({
-      a: vAt + position * tiles * inC * 4, packed: uAt + position * outC * inC * 4, out: mAt + position * tiles * outC * 4, zeros: zerosAt,
-      ptrs: scratchAt + part * 16, k: inC, n: outC, r0: p0, r1: p1,
-    });
-  });
-  module.split('winograd_output', tileParts, (part) => {
-    const [t0, t1] = partOf(tiles, tileParts, part);
     return {
-      M: mAt, bias: bias === undefined ? 0 : heapByteOffset(wasm, bias), y: heapByteOffset(wasm, out), OH: g.outHeight, OW: g.outWidth, Co: outC,
-      TH: tileRows, TW: tileColumns, T: tiles, relu: relu ? 1 : 0, t0, t1,
+      x: vAt + position * tiles * inC * 4, packed: uAt + position * outC * inC * 4, out: mAt + position * tiles * outC * 4,
+      ptrs: scratchAt + part * 16, p0, p1,
     };
+  });
+  const outputShared = {
+    M: mAt, bias: bias === undefined ? 0 : heapByteOffset(wasm, bias), y: heapByteOffset(wasm, out), OH: g.outHeight, OW: g.outWidth, Co: outC,
+    TH: tileRows, TW: tileColumns, T: tiles, relu: relu ? 1 : 0,
+  };
+  module.split('winograd_output', tileParts, outputShared, (part) => {
+    const [t0, t1] = partOf(tiles, tileParts, part);
+    return { t0, t1 };
   });
   for (const t of [u, v, m, scratch]) wasm.disposeData(t.dataId);
   return out;
@@ -231,15 +225,15 @@ export function conv2DFilterGradientSimd(
   const chunk = Math.max(1, Math.floor(FILTER_GRADIENT_THRESHOLDS.chunkBytes / perSample));
   const tiles = (outChannels / 8) * filterHeight * filterWidth * Math.ceil(inChannels / 4);
   const parts = chunkCount(module, tiles);
-  const fixed = {
+  const shared = {
     x: heapByteOffset(wasm, x), dy: heapByteOffset(wasm, dy), dwOut: heapByteOffset(wasm, out),
     N: batchSize, H: inHeight, W: inWidth, Ci: inChannels, OH: outHeight, OW: outWidth, Co: outChannels, KH: filterHeight, KW: filterWidth,
     sh: info.strideHeight, sw: info.strideWidth, dh: info.dilationHeight, dw: info.dilationWidth, pt: info.padInfo.top, pl: info.padInfo.left,
     chunkN: chunk,
   };
-  module.split('conv2d_filter_grad', parts, (part) => {
+  module.split('conv2d_filter_grad', parts, shared, (part) => {
     const [t0, t1] = partOf(tiles, parts, part, 1);
-    return { ...fixed, t0, t1 };
+    return { t0, t1 };
   });
   return out;
 }
@@ -257,14 +251,14 @@ function filterGradientAsConvolution(wasm: BackendWasm, module: SimdModule, x: T
   const xT = wasm.makeOutput([inChannels, inHeight, inWidth, batchSize], 'float32');
   const packed = wasm.makeOutput([rows * batchSize * outChannels], 'float32');
   const layoutParts = chunkCount(module, positions, FILTER_GRADIENT_THRESHOLDS.minRowsPerLayoutChunk);
-  module.split('to_channel_major', layoutParts, (part) => {
+  module.split('to_channel_major', layoutParts, { x: heapByteOffset(wasm, x), xT: heapByteOffset(wasm, xT), N: batchSize, HW: positions, Ci: inChannels }, (part) => {
     const [hw0, hw1] = partOf(positions, layoutParts, part);
-    return { x: heapByteOffset(wasm, x), xT: heapByteOffset(wasm, xT), N: batchSize, HW: positions, Ci: inChannels, hw0, hw1 };
+    return { hw0, hw1 };
   });
   const packParts = chunkCount(module, rows, FILTER_GRADIENT_THRESHOLDS.minRowsPerLayoutChunk);
-  module.split('pack_rows_as_filter', packParts, (part) => {
+  module.split('pack_rows_as_filter', packParts, { dy: heapByteOffset(wasm, dy), packed: heapByteOffset(wasm, packed), N: batchSize, S: rows, Co: outChannels }, (part) => {
     const [s0, s1] = partOf(rows, packParts, part);
-    return { dy: heapByteOffset(wasm, dy), packed: heapByteOffset(wasm, packed), N: batchSize, S: rows, Co: outChannels, s0, s1 };
+    return { s0, s1 };
   });
   const gradT = runConv(wasm, module, xT, packed, undefined, false, {
     batch: inChannels, inHeight, inWidth, inChannels: batchSize,

@@ -12,7 +12,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { chunkCount, partOf, simdModuleFor, type SimdModule } from './simd/simd-module.js';
-import type { KernelArgs } from './simd/kernel-exports.js';
+import type { SharedArgs } from './simd/kernel-exports.js';
 import { binaryPath, ELEMENTWISE_THRESHOLDS, unaryPath } from './kernel-paths.js';
 import { heapByteOffset } from './wasm-util.js';
 import { runStockWasmKernel } from './stock-kernels.js';
@@ -63,14 +63,12 @@ export function broadcastRows(
 }
 
 /** Runs `name` over [0, size) split into ranges [begin, end) of whole 16-float (64-byte) blocks. */
-function splitFlat<N extends 'binary_same' | 'unary'>(
-  module: SimdModule,
-  size: number,
-  name: N,
-  argsOf: (begin: number, end: number) => KernelArgs<N>,
-): void {
+function splitFlat<N extends 'binary_same' | 'unary'>(module: SimdModule, size: number, name: N, shared: SharedArgs<N, 'begin' | 'end'>): void {
   const parts = chunkCount(module, size, ELEMENTWISE_THRESHOLDS.minValuesPerChunk);
-  module.split(name, parts, (part) => argsOf(...partOf(size, parts, part, 16)));
+  module.split(name, parts, shared, (part) => {
+    const [begin, end] = partOf(size, parts, part, 16);
+    return { begin, end };
+  });
 }
 
 function makeBinary(kernelName: string): KernelFunc {
@@ -89,19 +87,18 @@ function makeBinary(kernelName: string): KernelFunc {
       if (path !== 'stock') {
         const out = wasm.makeOutput(outShape, 'float32');
         if (path === 'module-flat') {
-          const operands = { op, a: heapByteOffset(wasm, a), b: heapByteOffset(wasm, b), out: heapByteOffset(wasm, out) };
-          splitFlat(module, size, 'binary_same', (begin, end) => ({ ...operands, begin, end }));
+          splitFlat(module, size, 'binary_same', { op, a: heapByteOffset(wasm, a), b: heapByteOffset(wasm, b), out: heapByteOffset(wasm, out) });
         } else {
           const { outer, mid, channels, a: ra, b: rb } = plan!;
           const rows = outer * mid;
           const parts = chunkCount(module, rows, Math.ceil(ELEMENTWISE_THRESHOLDS.minValuesPerChunk / channels));
-          const fixed = {
+          const shared = {
             op, a: heapByteOffset(wasm, a), aOuter: ra.outer, aMid: ra.mid, b: heapByteOffset(wasm, b), bOuter: rb.outer, bMid: rb.mid,
             out: heapByteOffset(wasm, out), mid, C: channels,
           };
-          module.split('binary_rows', parts, (part) => {
+          module.split('binary_rows', parts, shared, (part) => {
             const [r0, r1] = partOf(rows, parts, part);
-            return { ...fixed, r0, r1 };
+            return { r0, r1 };
           });
         }
         return out;
@@ -121,8 +118,7 @@ function makeUnary(kernelName: string, op: number, applies: (attrs: Record<strin
     const module = float32 && size >= ELEMENTWISE_THRESHOLDS.minSize && attrsSupported ? simdModuleFor(wasm) : null;
     if (unaryPath({ float32, module: module !== null, size, attrsSupported }) === 'stock') return runStockWasmKernel(wasm, kernelName, inputs, attrs);
     const out = wasm.makeOutput(x.shape, 'float32');
-    const operands = { op, x: heapByteOffset(wasm, x), out: heapByteOffset(wasm, out) };
-    splitFlat(module!, size, 'unary', (begin, end) => ({ ...operands, begin, end }));
+    splitFlat(module!, size, 'unary', { op, x: heapByteOffset(wasm, x), out: heapByteOffset(wasm, out) });
     return out;
   };
 }

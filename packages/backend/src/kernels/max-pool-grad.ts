@@ -45,13 +45,13 @@ export const maxPoolGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
     if (outHeight * 2 !== inHeight || outWidth * 2 !== inWidth) dxData.fill(0);
     const rows = batchSize * outHeight;
     const parts = chunkCount(module!, rows);
-    const fixed = {
+    const shared = {
       x: heapByteOffset(wasm, input), dy: heapByteOffset(wasm, dy), dx: heapByteOffset(wasm, dx),
       H: inHeight, W: inWidth, C: inChannels, OH: outHeight, OW: outWidth,
     };
-    module!.split('max_pool_2x2_grad', parts, (part) => {
+    module!.split('max_pool_2x2_grad', parts, shared, (part) => {
       const [r0, r1] = partOf(rows, parts, part);
-      return { ...fixed, r0, r1 };
+      return { r0, r1 };
     });
     return dx;
   }

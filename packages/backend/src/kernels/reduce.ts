@@ -93,14 +93,13 @@ function sumMiddle(
   const partialAt = (part: number) => scratchAt + part * partialSize * 4;
   const centerAt = center === undefined ? 0 : heapByteOffset(wasm, center);
   const otherAt = other === undefined ? 0 : heapByteOffset(wasm, other);
-  const operands = { x: xAt, other: otherAt, center: centerAt, reduce, inner };
-  module.split('sum_middle', parts, (part) => {
+  module.split('sum_middle', parts, { x: xAt, other: otherAt, center: centerAt, reduce, inner }, (part) => {
     if (byRows) {
       const [o0, o1] = partOf(outer, parts, part);
-      return { ...operands, out: outAt + o0 * inner * 4, o0, o1, rStart: 0, rEnd: reduce };
+      return { out: outAt + o0 * inner * 4, o0, o1, rStart: 0, rEnd: reduce };
     }
     const [rStart, rEnd] = partOf(reduce, parts, part);
-    return { ...operands, out: partialAt(part), o0: 0, o1: outer, rStart, rEnd };
+    return { out: partialAt(part), o0: 0, o1: outer, rStart, rEnd };
   });
   const heap = wholeHeapF32(wasm);
   const outIndex = outAt / 4;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { argumentList, KERNEL_EXPORT_NAMES, KERNEL_EXPORTS, type CParameterType } from './kernel-exports.js';
+import { argumentList, KERNEL_EXPORT_NAMES, KERNEL_EXPORTS, sharedArgumentList, withPartArguments, type CParameterType } from './kernel-exports.js';
 import { KERNELS_WASM_BASE64 } from './kernels-wasm.generated.js';
 import { relaxedSimdAvailable } from './simd-module.js';
 import { webAssembly } from './webassembly.js';
@@ -79,5 +79,21 @@ describe('argumentList', () => {
     expect(() => argumentList('unary', { op: 0, x: 8, out: 16, begin: 0 } as never)).toThrow(/unary: argument 'end' must be an integer.*undefined/);
     expect(() => argumentList('unary', { op: 0, x: 8.5, out: 16, begin: 0, end: 4 })).toThrow(/argument 'x'/);
     expect(() => argumentList('nope' as never, {} as never)).toThrow(/exports no function 'nope'/);
+  });
+});
+
+describe('split arguments (shared + per part)', () => {
+  it('places shared and part arguments by name, leaving the shared list untouched', () => {
+    const base = sharedArgumentList('unary', { out: 3, op: 1, x: 2 });
+    expect(withPartArguments('unary', base, { end: 5, begin: 4 })).toEqual([1, 2, 3, 4, 5]);
+    expect(withPartArguments('unary', base, { begin: 6, end: 7 })).toEqual([1, 2, 3, 6, 7]);
+  });
+
+  it('names a parameter that neither the shared nor the part arguments set, and one the kernel does not have', () => {
+    const base = sharedArgumentList('unary', { op: 1, x: 2 });
+    expect(() => withPartArguments('unary', base, { begin: 4, end: 5 })).toThrow(/unary: argument 'out' must be an integer.*undefined/);
+    expect(() => withPartArguments('unary', sharedArgumentList('unary', { op: 1, x: 2, out: 3 }), { begin: 4, end: 5, stride: 1 } as never)).toThrow(
+      /unary has no parameter 'stride'/,
+    );
   });
 });

@@ -16,9 +16,9 @@ function sharedHeap(count: number) {
   return { memory, heap, a, b, out };
 }
 
-/** binary_same's arguments: out = a op b over [begin, end). */
-function flatRange(op: number, a: number, b: number, out: number, [begin, end]: [number, number]) {
-  return { op, a, b, out, begin, end };
+/** The part arguments of binary_same: its range [begin, end). */
+function range([begin, end]: [number, number]) {
+  return { begin, end };
 }
 
 describe('kernel module build', () => {
@@ -43,7 +43,7 @@ describe('kernel module pool (2 threads on a shared heap)', () => {
     for (let round = 0; round < 200; round++) {
       heap.fill(-1, out / 4, out / 4 + count);
       // Op 0 is add: out = a + b, chunk by chunk; a chunk run twice or never shows as −1 or a wrong sum.
-      module.split('binary_same', parts, (part) => flatRange(0, a, b, out, partOf(count, parts, part, 16)));
+      module.split('binary_same', parts, { op: 0, a, b, out }, (part) => range(partOf(count, parts, part, 16)));
       let wrong = 0;
       for (let i = 0; i < count; i++) if (heap[out / 4 + i] !== i + 1) wrong++;
       expect(wrong).toBe(0);
@@ -57,11 +57,11 @@ describe('kernel module pool (2 threads on a shared heap)', () => {
     const beyond = memory.buffer.byteLength + PAGE;
     // Every other chunk reads past the end of memory.
     expect(() =>
-      module.split('binary_same', 8, (part) => flatRange(0, part % 2 === 0 ? a : beyond, b, out, partOf(count, 8, part, 16))),
+      module.split('binary_same', 8, { op: 0, b, out }, (part) => ({ a: part % 2 === 0 ? a : beyond, ...range(partOf(count, 8, part, 16)) })),
     ).toThrow(/out of bounds|failed on a @mm\/backend pool thread/);
     heap.fill(2, a / 4, a / 4 + count);
     heap.fill(3, b / 4, b / 4 + count);
-    module.split('binary_same', 8, (part) => flatRange(2, a, b, out, partOf(count, 8, part, 16)));
+    module.split('binary_same', 8, { op: 2, a, b, out }, (part) => range(partOf(count, 8, part, 16)));
     expect(heap.subarray(out / 4, out / 4 + count).every((v) => v === 6)).toBe(true);
   });
 

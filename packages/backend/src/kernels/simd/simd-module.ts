@@ -2,7 +2,17 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { host } from '#kernel-host';
 import { wasmThreadsInUse } from '../../wasm-thread-count.js';
 import { KERNELS_WASM_BASE64 } from './kernels-wasm.generated.js';
-import { argumentList, KERNEL_EXPORT_NAMES, parameterNames, type KernelArgs, type KernelExport } from './kernel-exports.js';
+import {
+  argumentList,
+  KERNEL_EXPORT_NAMES,
+  parameterNames,
+  sharedArgumentList,
+  withPartArguments,
+  type KernelArgs,
+  type KernelExport,
+  type PartArgs,
+  type SharedArgs,
+} from './kernel-exports.js';
 import { webAssembly, type WasmMemory } from './webassembly.js';
 import { CHUNKS_PER_THREAD } from '../kernel-paths.js';
 import { wasmHeapMemory } from '../../tfjs-internals.js';
@@ -40,9 +50,15 @@ export interface SimdModule {
   call<N extends KernelExport>(name: N, args: KernelArgs<N>): void;
   /**
    * Runs `name` once per part, part 0 on this thread and the others on the pool at the same
-   * time; `argsOf(part)` gives each part's named arguments. Returns when every part is done.
+   * time, with the named arguments `shared` by every part plus `partArgs(part)`, the ones each
+   * part sets itself (a range, a scratch slot). Returns when every part is done.
    */
-  split<N extends KernelExport>(name: N, parts: number, argsOf: (part: number) => KernelArgs<N>): void;
+  split<N extends KernelExport, K extends keyof KernelArgs<N>>(
+    name: N,
+    parts: number,
+    shared: SharedArgs<N, K>,
+    partArgs: (part: number) => PartArgs<N, K>,
+  ): void;
 }
 
 interface ModuleExports {
@@ -138,16 +154,23 @@ export function createSimdModule(
     callPositional(name, argumentList(name, args));
   };
 
-  const split = <N extends KernelExport>(name: N, parts: number, argsOf: (part: number) => KernelArgs<N>): void => {
+  const split = <N extends KernelExport, K extends keyof KernelArgs<N>>(
+    name: N,
+    parts: number,
+    shared: SharedArgs<N, K>,
+    partArgs: (part: number) => PartArgs<N, K>,
+  ): void => {
+    const base = sharedArgumentList(name, shared as Partial<KernelArgs<N>>);
+    const argsOf = (part: number) => withPartArguments(name, base, partArgs(part) as Partial<KernelArgs<N>>);
     if (threads === 1 || parts === 1) {
-      for (let part = 0; part < parts; part++) call(name, argsOf(part));
+      for (let part = 0; part < parts; part++) callPositional(name, argsOf(part));
       return;
     }
     const argc = parameterNames(name).length;
     if (parts * argc > MAX_ARG_SLOTS) throw new Error(`${name}: ${parts} parts of ${argc} arguments exceed the pool's ${MAX_ARG_SLOTS} slots`);
     control[FUNCTION] = KERNEL_EXPORT_NAMES.indexOf(name);
     control[ARG_COUNT] = argc;
-    for (let part = 0; part < parts; part++) control.set(argumentList(name, argsOf(part)), ARGS + part * argc);
+    for (let part = 0; part < parts; part++) control.set(argsOf(part), ARGS + part * argc);
     Atomics.store(control, CHUNKS, parts);
     Atomics.store(control, FINISHED, 0);
     Atomics.store(control, NEXT, 0);
