@@ -30,6 +30,7 @@ const FUNCTIONS = [
   'winograd_output',
   'pack_matrix',
   'transpose_2d',
+  'momentum_update',
 ] as const;
 export type SimdFunction = (typeof FUNCTIONS)[number];
 
