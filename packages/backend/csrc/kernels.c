@@ -654,3 +654,24 @@ void momentum_update(const int* table, int entries, int nesterov, int begin, int
                   nesterov, to - from);
   }
 }
+
+/*
+ * ReLU's input gradient dx = dy · step(x) for i in [begin, end), step as in `unary` (x > 0 ? 1 : 0,
+ * NaN stays NaN): one pass instead of tfjs-core's Step, Cast and Multiply, and the same values
+ * (the step is formed first, then multiplied, so dy·0 keeps its sign and ∞·0 is NaN as there).
+ */
+EXPORT(relu_grad)
+void relu_grad(const float* dy, const float* x, float* dx, int begin, int end) {
+  int i = begin;
+  v128_t one = wasm_f32x4_splat(1.0f);
+  for (; i + 4 <= end; i += 4) {
+    v128_t v = wasm_v128_load(x + i);
+    v128_t positive = wasm_v128_and(wasm_f32x4_gt(v, wasm_f32x4_splat(0.0f)), one);
+    v128_t step = wasm_v128_bitselect(v, positive, wasm_f32x4_ne(v, v));
+    wasm_v128_store(dx + i, wasm_f32x4_mul(wasm_v128_load(dy + i), step));
+  }
+  for (; i < end; i++) {
+    float step = x[i] != x[i] ? x[i] : (x[i] > 0.0f ? 1.0f : 0.0f);
+    dx[i] = dy[i] * step;
+  }
+}

@@ -31,6 +31,7 @@ const FUNCTIONS = [
   'pack_matrix',
   'transpose_2d',
   'momentum_update',
+  'relu_grad',
 ] as const;
 export type SimdFunction = (typeof FUNCTIONS)[number];
 
