@@ -143,6 +143,31 @@ export function describeOptimizerUpdate(threads: number): void {
       tf.dispose(variables);
     });
 
+    it('resumes from getWeights/setWeights (a checkpoint) exactly where the original goes on', async () => {
+      const run = runs++;
+      const original = SHAPES.map((shape, k) => tf.variable(tf.randomUniform(shape, -1, 1, 'float32', k + 1), true, `update-${run}-a${k}`));
+      const optimizer = makeOptimizer('momentum');
+      const stepWith = (opt: tf.Optimizer, variables: tf.Variable[], step: number) =>
+        tf.tidy(() => {
+          const gradients = gradientsOf(original, step);
+          opt.applyGradients(Object.fromEntries(variables.map((v, k) => [v.name, gradients[original[k].name]])) as tf.NamedTensorMap);
+        });
+      for (let step = 0; step < 3; step++) stepWith(optimizer, original, step);
+      // What a checkpoint holds: copies of the values and of the optimizer's weights.
+      const resumed = original.map((v, k) => tf.variable(v.clone(), true, `update-${run}-b${k}`));
+      const saved = (await optimizer.getWeights()).map((w) => ({ name: w.name, tensor: w.tensor.clone() }));
+      const restored = makeOptimizer('momentum');
+      await restored.setWeights(saved);
+      for (let step = 3; step < STEPS; step++) {
+        stepWith(optimizer, original, step);
+        stepWith(restored, resumed, step);
+      }
+      original.forEach((v, k) => expect(bitDifferences(resumed[k].dataSync() as Float32Array, v.dataSync() as Float32Array), `variable ${k}`).toEqual([]));
+      optimizer.dispose();
+      restored.dispose();
+      tf.dispose([...original, ...resumed, ...saved.map((w) => w.tensor)]);
+    });
+
     it('leaves applyGradients to tfjs-core after restoreStockWasmKernels, and comes back', async () => {
       const momentumPrototype = tf.MomentumOptimizer.prototype;
       const fusedApply = momentumPrototype.applyGradients;
