@@ -5,6 +5,7 @@ import {
   MomentumOptimizer,
   SGDOptimizer,
   tidy,
+  util,
   zerosLike,
   type KernelConfig,
   type KernelFunc,
@@ -124,7 +125,7 @@ function orderedGradients(variableGradients: VariableGradients): { name: string;
 
 /**
  * Whether the one-kernel update can run: on wasm with the kernel registered, float32 variables
- * with float32 gradients of the same size (anything else is tfjs-core's to handle, or to reject).
+ * with float32 gradients of the same shape (anything else is tfjs-core's to handle, or to reject).
  */
 function fusedUpdateApplies(gradients: { name: string; gradient: Tensor | null | undefined }[], accumulations?: MomentumInternals['accumulations']): boolean {
   if (getBackend() !== 'wasm' || getKernel(OPTIMIZER_UPDATE, 'wasm') === undefined) return false;
@@ -133,8 +134,8 @@ function fusedUpdateApplies(gradients: { name: string; gradient: Tensor | null |
     const value = registered[name];
     const accum = accumulations?.[i]?.variable;
     if (value === undefined || value.dtype !== 'float32') return false;
-    if (accum !== undefined && (accum.dtype !== 'float32' || accum.size !== value.size)) return false;
-    return gradient == null || (gradient.dtype === 'float32' && gradient.size === value.size);
+    if (accum !== undefined && (accum.dtype !== 'float32' || !util.arraysEqual(accum.shape, value.shape))) return false;
+    return gradient == null || (gradient.dtype === 'float32' && util.arraysEqual(gradient.shape, value.shape));
   });
 }
 
@@ -209,7 +210,9 @@ const sgdPatch = new FunctionPatch<ApplyGradients>(() => SGDOptimizer.prototype 
  * wasm (elsewhere, and for other dtypes, they keep tfjs-core's path). Idempotent.
  */
 export function useOneKernelOptimizerUpdates(): boolean {
-  return momentumPatch.install() && sgdPatch.install();
+  const momentum = momentumPatch.install();
+  const sgd = sgdPatch.install();
+  return momentum && sgd;
 }
 
 /** Puts tfjs-core's applyGradients of SGD and momentum back. */

@@ -143,6 +143,15 @@ export function describeOptimizerUpdate(threads: number): void {
       tf.dispose(variables);
     });
 
+    it('leaves a gradient of the wrong shape to tfjs-core, which rejects it', () => {
+      const variable = tf.variable(tf.zeros([2, 3]), true, `update-shape-${runs++}`);
+      const optimizer = makeOptimizer('momentum');
+      const gradient = tf.ones([3, 2]);
+      expect(() => optimizer.applyGradients({ [variable.name]: gradient })).toThrow(/broadcast/);
+      optimizer.dispose();
+      tf.dispose([variable, gradient]);
+    });
+
     it('resumes from getWeights/setWeights (a checkpoint) exactly where the original goes on', async () => {
       const run = runs++;
       const original = SHAPES.map((shape, k) => tf.variable(tf.randomUniform(shape, -1, 1, 'float32', k + 1), true, `update-${run}-a${k}`));
