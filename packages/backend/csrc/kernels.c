@@ -587,3 +587,96 @@ void transpose_2d(const float* src, float* dst, int rows, int cols, int r0, int 
     for (int c = 0; c < cols; c++) dst[c * rows + r] = from[c];
   }
 }
+
+/*
+ * The momentum optimizer's update of many variables in one call (SGD when an entry has no
+ * accumulator). table: two float32 header words, the momentum m and c = −learning rate, then
+ * `entries` rows of seven int32: value, accum, grad, outValue, outAccum (byte offsets in the
+ * heap; accum = outAccum = 0 for SGD), start (the row's first element in the concatenation of
+ * every row, rows in order) and count. Elements [begin, end) of that concatenation are updated, so a call splits
+ * evenly across threads whatever the variables' sizes:
+ *   momentum: a' = m·a + g,  v' = c·a' + v          (nesterov: v' = c·(g + a'·m) + v)
+ *   SGD:      v' = c·g + v
+ * Each product and sum is rounded on its own, in tfjs-core's order (one kernel per op there),
+ * so the results are bit-identical with its optimizers: keep every product and sum in its own
+ * statement and never let them fuse into a multiply-add.
+ */
+static void momentum_span(const float* v, const float* a, const float* g, float* ov, float* oa, float m, float c,
+                          int nesterov, int count) {
+  v128_t vm = wasm_f32x4_splat(m), vc = wasm_f32x4_splat(c);
+  int i = 0;
+  if (!a) {
+    for (; i + 4 <= count; i += 4) {
+      v128_t step = wasm_f32x4_mul(vc, wasm_v128_load(g + i));
+      wasm_v128_store(ov + i, wasm_f32x4_add(step, wasm_v128_load(v + i)));
+    }
+    for (; i < count; i++) {
+      float step = c * g[i];
+      ov[i] = step + v[i];
+    }
+    return;
+  }
+  for (; i + 4 <= count; i += 4) {
+    v128_t vg = wasm_v128_load(g + i);
+    v128_t decayed = wasm_f32x4_mul(vm, wasm_v128_load(a + i));
+    v128_t na = wasm_f32x4_add(decayed, vg);
+    v128_t direction = na;
+    if (nesterov) {
+      v128_t ahead = wasm_f32x4_mul(na, vm);
+      direction = wasm_f32x4_add(vg, ahead);
+    }
+    v128_t step = wasm_f32x4_mul(vc, direction);
+    wasm_v128_store(oa + i, na);
+    wasm_v128_store(ov + i, wasm_f32x4_add(step, wasm_v128_load(v + i)));
+  }
+  for (; i < count; i++) {
+    float decayed = m * a[i];
+    float na = decayed + g[i];
+    float direction = na;
+    if (nesterov) {
+      float ahead = na * m;
+      direction = g[i] + ahead;
+    }
+    float step = c * direction;
+    oa[i] = na;
+    ov[i] = step + v[i];
+  }
+}
+
+EXPORT(momentum_update)
+void momentum_update(const int* table, int entries, int nesterov, int begin, int end) {
+  float m = ((const float*)table)[0], c = ((const float*)table)[1];
+  const int* row = table + 2;
+  for (int e = 0; e < entries; e++, row += 7) {
+    int start = row[5], count = row[6];
+    if (start >= end) break;
+    int from = begin > start ? begin - start : 0;
+    int to = end < start + count ? end - start : count;
+    if (to <= from) continue;
+    const float* a = row[1] ? (const float*)row[1] + from : 0;
+    float* oa = row[4] ? (float*)row[4] + from : 0;
+    momentum_span((const float*)row[0] + from, a, (const float*)row[2] + from, (float*)row[3] + from, oa, m, c,
+                  nesterov, to - from);
+  }
+}
+
+/*
+ * ReLU's input gradient dx = dy · step(x) for i in [begin, end), step as in `unary` (x > 0 ? 1 : 0,
+ * NaN stays NaN): one pass instead of tfjs-core's Step, Cast and Multiply, and the same values
+ * (the step is formed first, then multiplied, so dy·0 keeps its sign and ∞·0 is NaN as there).
+ */
+EXPORT(relu_grad)
+void relu_grad(const float* dy, const float* x, float* dx, int begin, int end) {
+  int i = begin;
+  v128_t one = wasm_f32x4_splat(1.0f);
+  for (; i + 4 <= end; i += 4) {
+    v128_t v = wasm_v128_load(x + i);
+    v128_t positive = wasm_v128_and(wasm_f32x4_gt(v, wasm_f32x4_splat(0.0f)), one);
+    v128_t step = wasm_v128_bitselect(v, positive, wasm_f32x4_ne(v, v));
+    wasm_v128_store(dx + i, wasm_f32x4_mul(wasm_v128_load(dy + i), step));
+  }
+  for (; i < end; i++) {
+    float step = x[i] != x[i] ? x[i] : (x[i] > 0.0f ? 1.0f : 0.0f);
+    dx[i] = dy[i] * step;
+  }
+}

@@ -7,6 +7,8 @@ import { meanSquaredDeviationWasmConfig, meanWasmConfig, sumCenteredProductWasmC
 import { batchMatMulWasmConfig } from './batch-mat-mul.js';
 import { fusedBatchNormWasmConfig } from './batch-norm.js';
 import { conv2DWasmConfig, fusedConv2DWasmConfig } from './conv2d-simd.js';
+import { optimizerUpdateWasmConfig } from './optimizer-update.js';
+import { reluGradWasmConfig } from './relu-gradient.js';
 import { addWasmConfig, multiplyWasmConfig, squareWasmConfig, stepWasmConfig, subWasmConfig } from './elementwise-simd.js';
 
 /** Faster replacements for stock tfjs-backend-wasm kernels that dominate a training step. */
@@ -29,4 +31,6 @@ export const FAST_WASM_KERNELS: readonly KernelConfig[] = [
   multiplyWasmConfig,
   squareWasmConfig,
   stepWasmConfig,
+  optimizerUpdateWasmConfig,
+  reluGradWasmConfig,
 ];

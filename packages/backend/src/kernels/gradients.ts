@@ -26,6 +26,7 @@ import {
   type Tensor,
 } from '@tensorflow/tfjs-core';
 import { SUM_CENTERED_PRODUCT } from './reduce.js';
+import { reluGradient } from './relu-gradient.js';
 
 /**
  * Gradients of Sum and Mean that broadcast dy with one Tile instead of tfjs-core's
@@ -90,7 +91,7 @@ export const leanBatchNormGradient: GradConfig = {
   },
 };
 
-export const FAST_GRADIENTS: readonly GradConfig[] = [broadcastGradient(Sum), broadcastGradient(Mean), leanBatchNormGradient];
+export const FAST_GRADIENTS: readonly GradConfig[] = [broadcastGradient(Sum), broadcastGradient(Mean), leanBatchNormGradient, reluGradient];
 
 const replacedGradients = new Map<string, GradConfig | undefined>();
 

@@ -5,6 +5,7 @@ import { stockWasmKernels } from './stock-kernels.js';
 import { registerFastGradients, restoreStockGradients } from './gradients.js';
 import { restoreStockFusedConv2D, usePerInputFusedConv2DGradients } from './fused-conv2d-gradient.js';
 import { restoreStockMoments, useOnePassMomentsGradient } from './moments-gradient.js';
+import { restoreStockOptimizerUpdates, useOneKernelOptimizerUpdates } from './optimizer-update.js';
 import { conv3DCorrectedWasmKernels, conv3DFastWasmKernels } from './conv3d-wasm.js';
 
 /** Kernels that training needs on wasm and tfjs-backend-wasm does not ship. */
@@ -60,6 +61,9 @@ export function registerWasmTrainingKernels(options: RegisterWasmTrainingKernels
     usePerInputFusedConv2DGradients();
     // Batch-norm statistics: the input gradient of tf.moments in one pass (same forward values).
     useOnePassMomentsGradient();
+    // SGD and momentum optimizers (tf.train.sgd / tf.train.momentum) update every variable in one
+    // kernel on wasm, with the same values; on other backends they keep tfjs-core's path.
+    useOneKernelOptimizerUpdates();
   }
   return added;
 }
@@ -77,5 +81,6 @@ export function restoreStockWasmKernels(): string[] {
   restoreStockGradients();
   restoreStockFusedConv2D();
   restoreStockMoments();
+  restoreStockOptimizerUpdates();
   return restored;
 }

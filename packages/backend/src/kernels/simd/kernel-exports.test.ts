@@ -45,7 +45,7 @@ describe('kernel-exports.ts matches csrc/kernels.c', () => {
     it(`${signature.name}: same parameter names, order, count and C types`, () => {
       const declared = Object.entries(KERNEL_EXPORTS[signature.name as keyof typeof KERNEL_EXPORTS] ?? {});
       expect(declared.map(([name, type]) => ({ name, type }))).toEqual(signature.parameters);
-      const known: readonly CParameterType[] = ['int', 'float*', 'const float*', 'const float**'];
+      const known: readonly CParameterType[] = ['int', 'float*', 'const float*', 'const float**', 'const int*'];
       for (const { type } of signature.parameters) expect(known).toContain(type);
     });
   }

@@ -50,10 +50,12 @@ export const KERNEL_EXPORTS = {
   },
   pack_matrix: { b: 'const float*', packed: 'float*', K: 'int', N: 'int', transposed: 'int' },
   transpose_2d: { src: 'const float*', dst: 'float*', rows: 'int', cols: 'int', r0: 'int', r1: 'int' },
+  momentum_update: { table: 'const int*', entries: 'int', nesterov: 'int', begin: 'int', end: 'int' },
+  relu_grad: { dy: 'const float*', x: 'const float*', dx: 'float*', begin: 'int', end: 'int' },
 } as const;
 
 /** The C parameter types kernels.c uses (all int32 on the wasm side). */
-export type CParameterType = 'int' | 'float*' | 'const float*' | 'const float**';
+export type CParameterType = 'int' | 'float*' | 'const float*' | 'const float**' | 'const int*';
 
 export type KernelExport = keyof typeof KERNEL_EXPORTS;
 
