@@ -38,7 +38,9 @@ class MMTM(nn.Module):
         self.avg_gate0 = None  # running mean of the gate, used by re-balancing steps
 
     def forward(self, a0, a1, rebalance=None):
-        z = torch.cat([a0.mean((2, 3)), a1.mean((2, 3))], 1)
+        # Maps of any rank (N, C, ...): images here, clips in model_twins.py's I3D.
+        spatial = tuple(range(2, a0.dim()))
+        z = torch.cat([a0.mean(spatial), a1.mean(spatial)], 1)
         z = F.relu(self.squeeze(z))
         g0 = 2 * torch.sigmoid(self.excite0(z))
         g1 = 2 * torch.sigmoid(self.excite1(z))
@@ -46,7 +48,8 @@ class MMTM(nn.Module):
             g0 = g0.mean(0, keepdim=True).detach().expand_as(g0)
         elif rebalance == 1:
             g1 = g1.mean(0, keepdim=True).detach().expand_as(g1)
-        return a0 * g0[:, :, None, None], a1 * g1[:, :, None, None]
+        trailing = (1,) * len(spatial)  # gates broadcast over the spatial axes
+        return a0 * g0.reshape(*g0.shape, *trailing), a1 * g1.reshape(*g1.shape, *trailing)
 
 
 def block(cin, cout, pool):
