@@ -1,6 +1,6 @@
 /**
- * A plain-text table for the comparison reports: a header row, a rule, then the rows; numbers
- * right-aligned, text left-aligned, missing cells as "–".
+ * A plain-text table for the comparison reports: a header row, a rule, then the rows; columns of
+ * numbers right-aligned (missing cells among them shown as "–"), others left-aligned.
  */
 export type Cell = string | number | null | undefined;
 
@@ -16,5 +16,5 @@ export function formatTable(headers: readonly string[], rows: readonly (readonly
       .join('  ')
       .trimEnd();
   const numeric = (c: number) => rows.length > 0 && rows.every((row) => typeof row[c] === 'number' || row[c] == null);
-  return [line(headers, numeric), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map((row) => line(row, (c) => typeof row[c] === 'number'))].join('\n');
+  return [line(headers, numeric), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map((row) => line(row, numeric))].join('\n');
 }
