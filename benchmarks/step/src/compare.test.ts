@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CompareUsageError, parseCompareArgs } from './compare-args.js';
 import { formatTable } from './table.js';
-import { median, parseBenchStepReport, parseTwinOutput, ratio, TORCH_TWIN } from './torch-runs.js';
+import { median, parseBenchStepReport, parseTwinOutput, ratio, shouldRunTorch, TORCH_TWIN } from './torch-runs.js';
 
 describe('compare arguments', () => {
   it('defaults to the CG-MNIST rounds with torch_twin.py', () => {
@@ -38,6 +38,21 @@ describe('compare arguments', () => {
     rejects(['--batches', '32'], /--batches applies to --scaling only/);
     rejects(['--scaling', '--no-stock'], /applies to the default comparison only/);
     rejects(['--frobnicate'], /unknown argument --frobnicate/);
+  });
+});
+
+describe("bench:step's PyTorch runs", () => {
+  it('follow --torch / --no-torch, else run for --json vanilla timings when torch imports', () => {
+    const probed: string[] = [];
+    const imports = (answer: boolean) => () => (probed.push('probe'), answer);
+    expect(shouldRunTorch({ asked: true, json: false, timesVanilla: true, torchImports: imports(false) })).toBe(true);
+    expect(shouldRunTorch({ asked: false, json: true, timesVanilla: true, torchImports: imports(true) })).toBe(false);
+    expect(probed).toHaveLength(0);
+    expect(shouldRunTorch({ asked: undefined, json: true, timesVanilla: true, torchImports: imports(true) })).toBe(true);
+    expect(shouldRunTorch({ asked: undefined, json: true, timesVanilla: true, torchImports: imports(false) })).toBe(false);
+    expect(shouldRunTorch({ asked: undefined, json: false, timesVanilla: true, torchImports: imports(true) })).toBe(false);
+    expect(shouldRunTorch({ asked: undefined, json: true, timesVanilla: false, torchImports: imports(true) })).toBe(false);
+    expect(probed).toHaveLength(2);
   });
 });
 

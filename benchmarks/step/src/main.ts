@@ -5,7 +5,7 @@ import { initBackend, registerWasmTrainingKernels, wasmThreadsInUse, type Backen
 import { createStepRunner, MODE_DESCRIPTIONS, MODES, type Mode, type StepRunner } from './step.js';
 import { measureDataPipeline, type DataPipelineReport } from './data.js';
 import { summarizeProfile, type KernelTotal } from './profile.js';
-import { DEFAULT_PYTHON, loadNow, median, ratio, requireTorch, runTwin, TORCH_TWIN, torchUnavailable, type TwinResult } from './torch-runs.js';
+import { DEFAULT_PYTHON, loadNow, median, ratio, requireTorch, runTwin, shouldRunTorch, TORCH_TWIN, torchUnavailable, type TwinResult } from './torch-runs.js';
 
 const USAGE = `Usage: pnpm bench:step [--batch 128] [--steps 20] [--warmup 3] [--modes vanilla,plain,rebalance,unimodal]
                        [--backend wasm|cpu] [--threads N] [--stock] [--no-profile] [--data] [--json]
@@ -149,10 +149,13 @@ function parseArgs(argv: string[]): Options {
   return options;
 }
 
-/** --torch as given, else on for --json runs that time the vanilla step when PyTorch is importable. */
 function resolveTorch(options: Options): boolean {
-  if (options.torch !== undefined) return options.torch;
-  return options.json && options.modes.includes('vanilla') && torchUnavailable(options.python) === undefined;
+  return shouldRunTorch({
+    asked: options.torch,
+    json: options.json,
+    timesVanilla: options.modes.includes('vanilla'),
+    torchImports: () => torchUnavailable(options.python) === undefined,
+  });
 }
 
 const round = (x: number, digits = 1) => Number(x.toFixed(digits));

@@ -35,6 +35,15 @@ export function torchUnavailable(python: string): string | undefined {
   return probe.error?.message ?? probe.stderr.trim().split('\n').pop() ?? `exit ${probe.status}`;
 }
 
+/**
+ * Whether bench:step runs torch_twin.py: as --torch / --no-torch say, else for --json runs that
+ * time the vanilla step when PyTorch imports (asked last: probing spawns Python).
+ */
+export function shouldRunTorch(o: { asked: boolean | undefined; json: boolean; timesVanilla: boolean; torchImports: () => boolean }): boolean {
+  if (o.asked !== undefined) return o.asked;
+  return o.json && o.timesVanilla && o.torchImports();
+}
+
 /** Throws the error a user can act on if `python` cannot import torch or `script` is missing. */
 export function requireTorch(python: string, script: string, who: string): void {
   if (!existsSync(script)) throw new Error(`${who}: PyTorch twin not found at ${script}`);
