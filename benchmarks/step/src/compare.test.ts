@@ -59,7 +59,9 @@ describe("bench:step's PyTorch runs", () => {
 describe('reading the runs', () => {
   it("reads a twin's median, parameters, threads and batch", () => {
     const out = 'torch 1.13.0a0 model=i3d threads=2 batch=2 params=37538978\nstep ms: median 11991.6  min 8106.2  max 15877.0\n';
-    expect(parseTwinOutput(out, 't')).toEqual({ medianStepMs: 11991.6, parameterCount: 37538978, threads: 2, batch: 2 });
+    expect(parseTwinOutput(out, 't')).toEqual({ medianStepMs: 11991.6, medianCpuMs: NaN, parameterCount: 37538978, threads: 2, batch: 2 });
+    const withCpu = `${out}cpu ms per step (all threads): median 9120.5\n`;
+    expect(parseTwinOutput(withCpu, 't').medianCpuMs).toBe(9120.5);
     expect(() => parseTwinOutput('torch 1.13 threads=2 batch=2 params=5\n', 't')).toThrow(/printed no median step time/);
   });
 

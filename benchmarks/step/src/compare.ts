@@ -82,7 +82,7 @@ function compareRounds(o: CompareOptions): void {
 /** --scaling: every thread count × batch, PyTorch then the library, each in a fresh process. */
 function compareScaling(o: CompareOptions): void {
   const steps = o.steps ?? 10;
-  const rows: { threads: number; batch: number; torchMs: number; tfjsMs: number; tfjsOverTorch: number; loadBefore: number; loadAfter: number }[] = [];
+  const rows: Record<string, number>[] = [];
   for (const threads of o.threads) {
     for (const batch of o.batches) {
       const loadBefore = loadNow();
@@ -93,7 +93,18 @@ function compareScaling(o: CompareOptions): void {
       if (tfjs.threads !== threads || torch.threads !== threads) {
         throw new Error(`compare --scaling: asked for ${threads} thread(s), the library ran ${tfjs.threads} and PyTorch ${torch.threads}`);
       }
-      const row = { threads, batch, torchMs: torch.medianStepMs, tfjsMs: tfjs.medianStepMs, tfjsOverTorch: ratio(tfjs.medianStepMs, torch.medianStepMs), loadBefore, loadAfter: loadNow() };
+      const row = {
+        threads,
+        batch,
+        torchMs: torch.medianStepMs,
+        tfjsMs: tfjs.medianStepMs,
+        tfjsOverTorch: ratio(tfjs.medianStepMs, torch.medianStepMs),
+        torchCpuMs: torch.medianCpuMs,
+        tfjsCpuMs: tfjs.medianCpuMs,
+        tfjsCpuOverTorchCpu: ratio(tfjs.medianCpuMs, torch.medianCpuMs),
+        loadBefore,
+        loadAfter: loadNow(),
+      };
       rows.push(row);
       progress(JSON.stringify(row));
     }
@@ -102,12 +113,12 @@ function compareScaling(o: CompareOptions): void {
     console.log(JSON.stringify({ timed: CG_MNIST_TIMED, steps, warmup: o.warmup, rows }));
     return;
   }
-  console.log(`CG-MNIST MMTM net, vanilla step: medians of ${steps} steps (after ${o.warmup} warm-up) in ms; each row's two runs back to back`);
+  console.log(`CG-MNIST MMTM net, vanilla step: medians of ${steps} steps (after ${o.warmup} warm-up) in ms, wall and CPU (all threads); each row's two runs back to back`);
   console.log(`  torch: ${CG_MNIST_TIMED.torch}\n  tfjs:  ${CG_MNIST_TIMED.tfjs}`);
   console.log(
     formatTable(
-      ['threads', 'batch', 'torch ms', 'tfjs ms', 'tfjs/torch', 'load before', 'load after'],
-      rows.map((r) => [r.threads, r.batch, r.torchMs, r.tfjsMs, r.tfjsOverTorch, r.loadBefore, r.loadAfter]),
+      ['threads', 'batch', 'torch ms', 'tfjs ms', 'tfjs/torch', 'torch cpu', 'tfjs cpu', 'cpu ratio', 'load before', 'load after'],
+      rows.map((r) => [r.threads, r.batch, r.torchMs, r.tfjsMs, r.tfjsOverTorch, r.torchCpuMs, r.tfjsCpuMs, r.tfjsCpuOverTorchCpu, r.loadBefore, r.loadAfter]),
     ),
   );
 }
@@ -142,15 +153,30 @@ async function compareModels(o: CompareOptions): Promise<void> {
       torchParameters = torch.parameterCount;
       progress(`${name} round ${r}/${o.rounds}: BalancedTrainer.step ×${steps} (load ${loadNow()})`);
       const times: number[] = [];
+      const cpuTimes: number[] = [];
       let loss = NaN;
       for (let s = 0; s < steps; s++) {
         const started = performance.now();
+        const cpuBefore = process.cpuUsage();
         loss = runner.step();
         times.push(performance.now() - started);
+        const cpu = process.cpuUsage(cpuBefore);
+        cpuTimes.push((cpu.user + cpu.system) / 1000);
       }
       if (!Number.isFinite(loss)) throw new Error(`compare --models: ${name} produced a non-finite loss (${loss})`);
       const tfjsMs = Number(median(times).toFixed(1));
-      const round = { round: r, torchMs: torch.medianStepMs, tfjsMs, tfjsOverTorch: ratio(tfjsMs, torch.medianStepMs), loadBefore, loadAfter: loadNow() };
+      const tfjsCpuMs = Number(median(cpuTimes).toFixed(1));
+      const round = {
+        round: r,
+        torchMs: torch.medianStepMs,
+        tfjsMs,
+        tfjsOverTorch: ratio(tfjsMs, torch.medianStepMs),
+        torchCpuMs: torch.medianCpuMs,
+        tfjsCpuMs,
+        tfjsCpuOverTorchCpu: ratio(tfjsCpuMs, torch.medianCpuMs),
+        loadBefore,
+        loadAfter: loadNow(),
+      };
       rounds.push(round);
       progress(JSON.stringify(round));
     }
@@ -167,13 +193,14 @@ async function compareModels(o: CompareOptions): Promise<void> {
     console.log(JSON.stringify({ timed: { tfjs: 'BalancedTrainer.step (@mm/balance), vanilla scheduler, learning-speed bookkeeping on', torch: 'torch/model_twins.py' }, models: reports }));
     return;
   }
-  console.log(`medians of ${steps} training steps per round in ms (after ${o.warmup} warm-up), ${threads} thread${threads > 1 ? 's' : ''} on each side;`);
+  console.log(`medians of ${steps} training steps per round in ms, wall and CPU (all threads), after ${o.warmup} warm-up; ${threads} thread${threads > 1 ? 's' : ''} on each side;`);
   console.log('tfjs: BalancedTrainer.step (@mm/balance), vanilla scheduler with the learning-speed bookkeeping; torch: torch/model_twins.py');
   console.log('batches chosen so that one step takes seconds on two shared cores, not minutes');
   for (const m of reports) {
     console.log(`\n${m.model}: ${m.description}; ${m.optimizer}; batch ${m.batch}`);
     console.log(`trainable parameters: library ${m.parameters.library.toLocaleString('en-US')}, PyTorch ${m.parameters.torch.toLocaleString('en-US')} (must match within ${m.parameters.tolerance})`);
-    console.log(formatTable(['round', 'torch ms', 'tfjs ms', 'tfjs/torch', 'load before', 'load after'], m.rounds.map((r) => [r.round, r.torchMs, r.tfjsMs, r.tfjsOverTorch, r.loadBefore, r.loadAfter])));
+    const columns = ['round', 'torch ms', 'tfjs ms', 'tfjs/torch', 'torch cpu', 'tfjs cpu', 'cpu ratio', 'load before', 'load after'];
+    console.log(formatTable(columns, m.rounds.map((r) => [r.round, r.torchMs, r.tfjsMs, r.tfjsOverTorch, r.torchCpuMs, r.tfjsCpuMs, r.tfjsCpuOverTorchCpu, r.loadBefore, r.loadAfter])));
   }
 }
 

@@ -164,11 +164,14 @@ interface TorchReport {
   timed: string;
   threads: number;
   /** torch_twin.py's medians before, halfway through and after the library's timed steps, with the load average after each. */
-  runs: { medianStepMs: number; loadAverage: number }[];
+  runs: { medianStepMs: number; medianCpuMs: number; loadAverage: number }[];
   /** The median of those runs' medians. */
   medianStepMs: number;
   /** The library's vanilla median ÷ PyTorch's. */
   vanillaOverTorch: number;
+  /** CPU time per step (all threads), the median of the runs' medians, and the library's vanilla CPU time ÷ it: less distorted by other jobs. */
+  medianCpuMs: number;
+  vanillaCpuOverTorchCpu: number;
 }
 
 interface ModeResult {
@@ -300,15 +303,18 @@ async function main(): Promise<void> {
   let torchReport: TorchReport | null = null;
   if (withTorch && vanilla) {
     const torchMedian = round(median(torchRuns.map((r) => r.medianStepMs)));
+    const torchCpu = round(median(torchRuns.map((r) => r.medianCpuMs)));
     if (torchRuns[0].parameterCount !== parameterCount) {
       throw new Error(`torch_twin.py has ${torchRuns[0].parameterCount} trainable parameters, the library's network ${parameterCount}: the twins no longer match`);
     }
     torchReport = {
       timed: 'torch/torch_twin.py --mode vanilla (forward, backward, learning-speed terms, SGD momentum)',
       threads: torchRuns[0].threads,
-      runs: torchRuns.map((r) => ({ medianStepMs: r.medianStepMs, loadAverage: r.loadAverage })),
+      runs: torchRuns.map((r) => ({ medianStepMs: r.medianStepMs, medianCpuMs: r.medianCpuMs, loadAverage: r.loadAverage })),
       medianStepMs: torchMedian,
       vanillaOverTorch: ratio(vanilla.medianStepMs, torchMedian),
+      medianCpuMs: torchCpu,
+      vanillaCpuOverTorchCpu: ratio(vanilla.medianCpuMs, torchCpu),
     };
   }
   const rss = process.resourceUsage().maxRSS * 1024;
@@ -356,7 +362,7 @@ async function main(): Promise<void> {
   }
   if (torchReport) {
     const runs = torchReport.runs.map((r) => `${r.medianStepMs} ms at load ${r.loadAverage}`).join(', then ');
-    console.log(`PyTorch (${torchReport.timed}, ${torchReport.threads} thread${torchReport.threads > 1 ? 's' : ''}): ${runs}; library vanilla ÷ PyTorch ${torchReport.vanillaOverTorch}`);
+    console.log(`PyTorch (${torchReport.timed}, ${torchReport.threads} thread${torchReport.threads > 1 ? 's' : ''}): ${runs}; library vanilla ÷ PyTorch ${torchReport.vanillaOverTorch} (CPU time per step: ${torchReport.vanillaCpuOverTorchCpu})`);
   }
   if (report.balancerOverhead !== null) {
     console.log(`balancer bookkeeping overhead (median of back-to-back vanilla/plain step pairs): ${(report.balancerOverhead * 100).toFixed(1)} %`);

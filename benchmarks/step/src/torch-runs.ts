@@ -63,6 +63,8 @@ export function runChecked(command: string, args: string[], who: string): string
 
 export interface TwinResult {
   medianStepMs: number;
+  /** CPU time per step, all threads (NaN from a twin that does not print it). */
+  medianCpuMs: number;
   /** Trainable parameters of the PyTorch network, to compare with the library's. */
   parameterCount: number;
   threads: number;
@@ -70,8 +72,9 @@ export interface TwinResult {
 }
 
 /**
- * Reads a twin's report: a line with `threads=… batch=… params=…` and one with
- * `step ms: median …` (torch_twin.py and model_twins.py print both).
+ * Reads a twin's report: a line with `threads=… batch=… params=…`, one with `step ms: median …`
+ * and one with `cpu ms per step (all threads): median …` (torch_twin.py and model_twins.py
+ * print all three).
  */
 export function parseTwinOutput(output: string, who: string): TwinResult {
   const field = (pattern: RegExp, what: string) => {
@@ -79,8 +82,10 @@ export function parseTwinOutput(output: string, who: string): TwinResult {
     if (!match) throw new Error(`${who}: the PyTorch twin printed no ${what}; its output was:\n${output}`);
     return Number(match[1]);
   };
+  const cpu = /cpu ms per step \(all threads\): median ([\d.]+)/.exec(output);
   return {
     medianStepMs: field(/step ms: median ([\d.]+)/, 'median step time'),
+    medianCpuMs: cpu ? Number(cpu[1]) : NaN,
     parameterCount: field(/\bparams=(\d+)/, 'parameter count'),
     threads: field(/\bthreads=(\d+)/, 'thread count'),
     batch: field(/\bbatch=(\d+)/, 'batch size'),
