@@ -16,7 +16,8 @@ the same window mean anything.
   --models    fusedResNet18 (two 64×64 views, batch 8) and fusedI3D (RGB + depth 8×64×64 clips,
               batch 2) as the examples train them, against torch/model_twins.py; the library
               side runs in this process, PyTorch in between its rounds
-              [--only resnet18|i3d] [--batch N (with --only)] [--rounds 2] [--steps 5] [--warmup 2]
+              [--only resnet18|i3d] [--batch N (with --only)] [--threads N (default: one per core)]
+              [--rounds 2] [--steps 5] [--warmup 2]
 Common: [--python ${DEFAULT_PYTHON}] [--torch torch/torch_twin.py] [--json]
 Needs PyTorch for that Python (Debian: apt-get install -y python3-torch python3-torchvision).`;
 
@@ -33,6 +34,7 @@ export interface CompareOptions {
   batch: number | undefined;
   stock: boolean;
   batches: number[];
+  /** scaling: every thread count to time; models: one entry, both sides' thread count (default one per core). */
   threads: number[];
   /** Timed steps per run (per round for --models); undefined: each kind's default. */
   steps: number | undefined;
@@ -47,7 +49,7 @@ const KIND_OF_OPTION: Record<string, CompareKind[]> = {
   '--batch': ['rounds', 'models'],
   '--no-stock': ['rounds'],
   '--batches': ['scaling'],
-  '--threads': ['scaling'],
+  '--threads': ['scaling', 'models'],
   '--steps': ['scaling', 'models'],
   '--warmup': ['scaling', 'models'],
   '--only': ['models'],
@@ -81,6 +83,7 @@ export function parseCompareArgs(argv: readonly string[]): CompareOptions {
     models: [...MODEL_NAMES],
   };
   const given: string[] = [];
+  let threadsGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => argv[++i];
@@ -107,6 +110,7 @@ export function parseCompareArgs(argv: readonly string[]): CompareOptions {
         break;
       case '--threads':
         o.threads = integerList(arg, value());
+        threadsGiven = true;
         break;
       case '--steps':
         o.steps = positiveInteger(arg, value());
@@ -145,6 +149,10 @@ export function parseCompareArgs(argv: readonly string[]): CompareOptions {
       const where = kinds.map((k) => (k === 'rounds' ? 'the default comparison' : `--${k}`)).join(' or ');
       throw new CompareUsageError(`compare: ${flag} applies to ${where} only`);
     }
+  }
+  if (o.kind === 'models') {
+    if (threadsGiven && o.threads.length !== 1) throw new CompareUsageError(`compare --models: --threads takes one thread count for both sides, got ${o.threads.join(',')}`);
+    if (!threadsGiven) o.threads = [];
   }
   if (o.kind === 'models' && o.batch !== undefined && o.models.length !== 1) {
     throw new CompareUsageError('compare --models: --batch needs --only resnet18 or --only i3d (the models have different default batches)');

@@ -21,6 +21,8 @@ describe('compare arguments', () => {
 
   it('takes one model and its batch for --models', () => {
     expect(parseCompareArgs(['--models']).models).toEqual(['resnet18', 'i3d']);
+    expect(parseCompareArgs(['--models']).threads).toEqual([]);
+    expect(parseCompareArgs(['--models', '--threads', '1']).threads).toEqual([1]);
     expect(parseCompareArgs(['--models', '--only', 'i3d', '--batch', '1'])).toMatchObject({ kind: 'models', models: ['i3d'], batch: 1 });
   });
 
@@ -31,6 +33,7 @@ describe('compare arguments', () => {
     };
     rejects(['--scaling', '--models'], /separate runs/);
     rejects(['--models', '--batch', '4'], /--only/);
+    rejects(['--models', '--threads', '1,2'], /one thread count for both sides, got 1,2/);
     rejects(['--models', '--only', 'vgg'], /--only takes one of resnet18, i3d, got vgg/);
     rejects(['--scaling', '--batches', '32,x'], /--batches needs a positive integer, got x/);
     rejects(['--scaling', '--batches'], /comma list/);

@@ -132,8 +132,9 @@ async function compareModels(o: CompareOptions): Promise<void> {
   await import('@tensorflow/tfjs-layers');
   const { initBackend, wasmThreadsInUse } = await import('@mm/backend');
   const { createModelStepRunner, MODEL_BENCHES } = await import('./model-steps.js');
-  const backend = await initBackend({ backend: 'wasm', log: false });
+  const backend = await initBackend({ backend: 'wasm', log: false, threads: o.threads[0] });
   const threads = backend === 'wasm' ? wasmThreadsInUse() : 1;
+  if (o.threads.length > 0 && threads !== o.threads[0]) throw new Error(`compare --models: asked for ${o.threads[0]} thread(s), the ${backend} backend runs ${threads}`);
   const steps = o.steps ?? 5;
   const reports = [];
   for (const name of o.models) {
