@@ -1,159 +1,223 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { dirname, resolve } from 'node:path';
+import { COMPARE_USAGE, CompareUsageError, parseCompareArgs, type CompareOptions } from './compare-args.js';
+import { formatTable } from './table.js';
+import {
+  loadNow,
+  median,
+  MODEL_TWINS,
+  ratio,
+  requireTorch,
+  runBenchStep,
+  runTwin,
+  twinCpuMsPerStep,
+  type TwinRun,
+} from './torch-runs.js';
 
 /**
- * Side-by-side timing against PyTorch: alternates torch/torch_twin.py and bench:step's vanilla
- * mode (the library's BalancedTrainer.step; fast wasm on all cores and on one thread, stock
- * wasm) for a few rounds and prints each round's medians and ratios plus the load average,
- * because on a shared machine only ratios measured in the same window mean anything. It also
- * compares CPU time per step (all threads), which other jobs on the machine distort much less
- * than wall time (PyTorch's two threads suffer most from them).
- *
- *   pnpm --filter @mm/bench-step compare [--rounds 2] [--batch 128] [--torch torch/torch_twin.py]
- *                                        [--python /usr/bin/python3] [--no-stock] [--json]
- *
- * Needs PyTorch for that Python (Debian: apt-get install -y python3-torch).
+ * Side-by-side timing against PyTorch (see COMPARE_USAGE): the library's training step
+ * (BalancedTrainer.step of @mm/balance) alternated with its PyTorch twin, medians and ratios
+ * printed with the load average, because on a shared machine only ratios measured in the same
+ * window mean anything. The default comparison also reports CPU time per step (all threads),
+ * which other jobs distort much less than wall time.
  */
 
-const here = dirname(fileURLToPath(import.meta.url));
-const packageRoot = resolve(here, '..');
+const progress = (message: string) => console.error(message);
+const WHO = 'compare';
 
-interface Options {
-  rounds: number;
-  batch: number;
-  torch: string;
-  python: string;
-  stock: boolean;
-  json: boolean;
-}
-
-function parseArgs(argv: string[]): Options {
-  const o: Options = {
-    rounds: 2,
-    batch: 128,
-    torch: resolve(packageRoot, 'torch/torch_twin.py'),
-    // Debian's python3-torch installs for the system interpreter; a pyenv `python3` would not see it.
-    python: '/usr/bin/python3',
-    stock: true,
-    json: false,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`compare: ${arg} needs a value`);
-      return v;
-    };
-    if (arg === '--rounds') o.rounds = Number(value());
-    else if (arg === '--batch') o.batch = Number(value());
-    else if (arg === '--torch') o.torch = resolve(value());
-    else if (arg === '--python') o.python = value();
-    else if (arg === '--no-stock') o.stock = false;
-    else if (arg === '--json') o.json = true;
-    else throw new Error(`compare: unknown argument ${arg}`);
-  }
-  if (!existsSync(o.torch)) {
-    throw new Error(`compare: torch twin not found at ${o.torch}; pass --torch <path to torch_twin.py>`);
-  }
-  const probe = spawnSync(o.python, ['-c', 'import torch'], { encoding: 'utf8' });
-  if (probe.status !== 0) {
-    const why = probe.error?.message ?? probe.stderr.trim().split('\n').pop();
-    throw new Error(`compare: ${o.python} cannot import torch (${why}). Install PyTorch (Debian: apt-get install -y python3-torch) or pass --python <interpreter with torch>.`);
-  }
-  return o;
-}
-
-function run(command: string, args: string[], cwd: string): string {
-  const result = spawnSync(command, args, { cwd, encoding: 'utf8', maxBuffer: 1 << 26 });
-  if (result.status !== 0) {
-    throw new Error(`compare: ${command} ${args.join(' ')} failed (exit ${result.status}):\n${result.stderr}`);
-  }
-  return result.stdout;
-}
-
-function torchMedian(o: Options): number {
-  const out = run(o.python, [o.torch, '--batch', String(o.batch), '--steps', '30', '--mode', 'vanilla'], packageRoot);
-  const match = /median ([\d.]+)/.exec(out);
-  if (!match) throw new Error(`compare: could not read the median from torch_twin.py output:\n${out}`);
-  return Number(match[1]);
-}
-
-/**
- * PyTorch's CPU time per step (all threads): torch_twin.py is run in-process by a wrapper that
- * prints the process's total CPU time, once with 5 and once with 35 timed steps; the difference
- * over 30 steps cancels start-up, import and warm-up.
- */
-function torchCpuPerStep(o: Options): number {
-  const cpu = (steps: number) => {
-    const wrapper = [
-      'import resource, runpy, sys',
-      `sys.argv = [${JSON.stringify(o.torch)}, '--batch', '${o.batch}', '--steps', '${steps}', '--mode', 'vanilla']`,
-      `runpy.run_path(${JSON.stringify(o.torch)}, run_name='__main__')`,
-      'r = resource.getrusage(resource.RUSAGE_SELF)',
-      "print('cpu_seconds', r.ru_utime + r.ru_stime)",
-    ].join('\n');
-    const out = run(o.python, ['-c', wrapper], packageRoot);
-    const match = /cpu_seconds ([\d.]+)/.exec(out);
-    if (!match) throw new Error(`compare: no CPU time from the torch wrapper:\n${out}`);
-    return Number(match[1]) * 1000;
-  };
-  return (cpu(35) - cpu(5)) / 30;
-}
-
-// What each side times, for the report: bench:step's vanilla mode is the library's trainer step.
-const TIMED = {
+const CG_MNIST_TIMED = {
   torch: 'torch_twin.py --mode vanilla (forward, backward, learning-speed terms, SGD momentum)',
   tfjs: 'bench:step --modes vanilla: BalancedTrainer.step (@mm/balance), learning-speed bookkeeping on',
 };
 
-function benchMedian(o: Options, extra: string[]): { wall: number; cpu: number } {
-  const args = ['--conditions=@mm/source', '--import', 'tsx', 'src/main.ts', '--batch', String(o.batch)];
-  const out = run(process.execPath, [...args, '--modes', 'vanilla', '--steps', '20', '--warmup', '3', '--no-profile', '--json', ...extra], packageRoot);
-  const report = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { medianStepMs?: number; medianCpuMs?: number };
-  if (typeof report.medianStepMs !== 'number') throw new Error(`compare: bench:step printed no medianStepMs:\n${out}`);
-  return { wall: report.medianStepMs, cpu: report.medianCpuMs ?? NaN };
+function cgMnistTwin(o: CompareOptions, batch: number, threads: number | undefined, steps: number | undefined, warmup: number | undefined): TwinRun {
+  const args = ['--mode', 'vanilla', '--batch', String(batch)];
+  if (threads !== undefined) args.push('--threads', String(threads));
+  if (steps !== undefined) args.push('--steps', String(steps));
+  if (warmup !== undefined) args.push('--warmup', String(warmup));
+  return { python: o.python, script: o.torchTwin, args };
 }
 
-const load = () => loadavg()[0].toFixed(1);
-const options = parseArgs(process.argv.slice(2));
-const rounds: Record<string, number | string>[] = [];
-for (let r = 1; r <= options.rounds; r++) {
-  const round: Record<string, number | string> = { round: r };
-  console.error(`round ${r}/${options.rounds}: torch_twin.py (load ${load()})`);
-  round.torchMs = torchMedian(options);
-  console.error(`round ${r}/${options.rounds}: torch_twin.py CPU time (load ${load()})`);
-  round.torchCpuMs = Number(torchCpuPerStep(options).toFixed(1));
-  console.error(`round ${r}/${options.rounds}: bench:step fast wasm, all cores (load ${load()})`);
-  const fast = benchMedian(options, []);
-  round.tfjsMs = fast.wall;
-  round.tfjsCpuMs = fast.cpu;
-  console.error(`round ${r}/${options.rounds}: bench:step fast wasm, 1 thread (load ${load()})`);
-  const single = benchMedian(options, ['--threads', '1']);
-  round.tfjs1ThreadMs = single.wall;
-  if (options.stock) {
-    console.error(`round ${r}/${options.rounds}: bench:step stock wasm (load ${load()})`);
-    const stock = benchMedian(options, ['--stock']);
-    round.stockMs = stock.wall;
-    round.stockCpuMs = stock.cpu;
+/** The default comparison: a few rounds of PyTorch, its CPU time, and bench:step on fast wasm (all cores, 1 thread) and stock wasm. */
+function compareRounds(o: CompareOptions): void {
+  const batch = o.batch ?? 128;
+  const rounds: Record<string, number>[] = [];
+  const library = (extra: string[]) => runBenchStep({ batch, steps: 20, warmup: 3, extra }, WHO);
+  for (let r = 1; r <= o.rounds; r++) {
+    const round: Record<string, number> = { round: r, loadBefore: loadNow() };
+    progress(`round ${r}/${o.rounds}: torch_twin.py (load ${loadNow()})`);
+    round.torchMs = runTwin(cgMnistTwin(o, batch, undefined, 30, undefined), WHO).medianStepMs;
+    progress(`round ${r}/${o.rounds}: torch_twin.py CPU time (load ${loadNow()})`);
+    round.torchCpuMs = Number(twinCpuMsPerStep(cgMnistTwin(o, batch, undefined, undefined, undefined), WHO).toFixed(1));
+    progress(`round ${r}/${o.rounds}: bench:step fast wasm, all cores (load ${loadNow()})`);
+    const fast = library([]);
+    round.tfjsMs = fast.medianStepMs;
+    round.tfjsCpuMs = fast.medianCpuMs;
+    progress(`round ${r}/${o.rounds}: bench:step fast wasm, 1 thread (load ${loadNow()})`);
+    round.tfjs1ThreadMs = library(['--threads', '1']).medianStepMs;
+    if (o.stock) {
+      progress(`round ${r}/${o.rounds}: bench:step stock wasm (load ${loadNow()})`);
+      const stock = library(['--stock']);
+      round.stockMs = stock.medianStepMs;
+      round.stockCpuMs = stock.medianCpuMs;
+    }
+    round.loadAfter = loadNow();
+    round.tfjsOverTorch = ratio(round.tfjsMs, round.torchMs);
+    round.tfjs1ThreadOverTorch = ratio(round.tfjs1ThreadMs, round.torchMs);
+    round.tfjsCpuOverTorchCpu = ratio(round.tfjsCpuMs, round.torchCpuMs);
+    if (o.stock) {
+      round.stockOverTfjs = ratio(round.stockMs, round.tfjsMs);
+      round.stockCpuOverTfjsCpu = ratio(round.stockCpuMs, round.tfjsCpuMs);
+    }
+    rounds.push(round);
+    progress(JSON.stringify(round));
   }
-  round.loadAfter = load();
-  const ratio = (a: unknown, b: unknown) => Number(((a as number) / (b as number)).toFixed(2));
-  round.tfjsOverTorch = ratio(round.tfjsMs, round.torchMs);
-  round.tfjs1ThreadOverTorch = ratio(round.tfjs1ThreadMs, round.torchMs);
-  round.tfjsCpuOverTorchCpu = ratio(round.tfjsCpuMs, round.torchCpuMs);
-  if (round.stockMs) {
-    round.stockOverTfjs = ratio(round.stockMs, round.tfjsMs);
-    round.stockCpuOverTfjsCpu = ratio(round.stockCpuMs, round.tfjsCpuMs);
+  if (o.json) {
+    console.log(JSON.stringify({ batch, timed: CG_MNIST_TIMED, rounds }));
+    return;
   }
-  rounds.push(round);
-  console.error(JSON.stringify(round));
-}
-if (options.json) console.log(JSON.stringify({ batch: options.batch, timed: TIMED, rounds }));
-else {
-  console.log(`batch ${options.batch}; medians of the vanilla step in ms, ratios within each round:`);
-  console.log(`  torch: ${TIMED.torch}\n  tfjs:  ${TIMED.tfjs}`);
+  console.log(`batch ${batch}; medians of the vanilla step in ms, ratios within each round:`);
+  console.log(`  torch: ${CG_MNIST_TIMED.torch}\n  tfjs:  ${CG_MNIST_TIMED.tfjs}`);
   for (const r of rounds) console.log(Object.entries(r).map(([k, v]) => `${k} ${v}`).join('  '));
 }
+
+/** --scaling: every thread count × batch, PyTorch then the library, each in a fresh process. */
+function compareScaling(o: CompareOptions): void {
+  const steps = o.steps ?? 10;
+  const rows: Record<string, number>[] = [];
+  for (const threads of o.threads) {
+    for (const batch of o.batches) {
+      const loadBefore = loadNow();
+      progress(`threads ${threads}, batch ${batch}: torch_twin.py (load ${loadBefore})`);
+      const torch = runTwin(cgMnistTwin(o, batch, threads, steps, o.warmup), WHO);
+      progress(`threads ${threads}, batch ${batch}: bench:step (load ${loadNow()})`);
+      const tfjs = runBenchStep({ batch, steps, warmup: o.warmup, extra: ['--threads', String(threads)] }, WHO);
+      if (tfjs.threads !== threads || torch.threads !== threads) {
+        throw new Error(`compare --scaling: asked for ${threads} thread(s), the library ran ${tfjs.threads} and PyTorch ${torch.threads}`);
+      }
+      const row = {
+        threads,
+        batch,
+        torchMs: torch.medianStepMs,
+        tfjsMs: tfjs.medianStepMs,
+        tfjsOverTorch: ratio(tfjs.medianStepMs, torch.medianStepMs),
+        torchCpuMs: torch.medianCpuMs,
+        tfjsCpuMs: tfjs.medianCpuMs,
+        tfjsCpuOverTorchCpu: ratio(tfjs.medianCpuMs, torch.medianCpuMs),
+        loadBefore,
+        loadAfter: loadNow(),
+      };
+      rows.push(row);
+      progress(JSON.stringify(row));
+    }
+  }
+  if (o.json) {
+    console.log(JSON.stringify({ timed: CG_MNIST_TIMED, steps, warmup: o.warmup, rows }));
+    return;
+  }
+  console.log(`CG-MNIST MMTM net, vanilla step: medians of ${steps} steps (after ${o.warmup} warm-up) in ms, wall and CPU (all threads); each row's two runs back to back`);
+  console.log(`  torch: ${CG_MNIST_TIMED.torch}\n  tfjs:  ${CG_MNIST_TIMED.tfjs}`);
+  console.log(
+    formatTable(
+      ['threads', 'batch', 'torch ms', 'tfjs ms', 'tfjs/torch', 'torch cpu', 'tfjs cpu', 'cpu ratio', 'load before', 'load after'],
+      rows.map((r) => [r.threads, r.batch, r.torchMs, r.tfjsMs, r.tfjsOverTorch, r.torchCpuMs, r.tfjsCpuMs, r.tfjsCpuOverTorchCpu, r.loadBefore, r.loadAfter]),
+    ),
+  );
+}
+
+/** Trainable parameters of the library's model and its twin must be equal: anything else means different networks. */
+export const PARAMETER_TOLERANCE = 0;
+
+/** --models: the library steps in this process; PyTorch runs between its rounds. */
+async function compareModels(o: CompareOptions): Promise<void> {
+  const tf = await import('@tensorflow/tfjs-core');
+  await import('@tensorflow/tfjs-layers');
+  const { initBackend, wasmThreadsInUse } = await import('@mm/backend');
+  const { createModelStepRunner, MODEL_BENCHES } = await import('./model-steps.js');
+  const backend = await initBackend({ backend: 'wasm', log: false, threads: o.threads[0] });
+  const threads = backend === 'wasm' ? wasmThreadsInUse() : 1;
+  if (o.threads.length > 0 && threads !== o.threads[0]) throw new Error(`compare --models: asked for ${o.threads[0]} thread(s), the ${backend} backend runs ${threads}`);
+  const steps = o.steps ?? 5;
+  const reports = [];
+  for (const name of o.models) {
+    const bench = MODEL_BENCHES[name];
+    const batch = o.batch ?? bench.defaultBatch;
+    progress(`${name}: building ${bench.description}, batch ${batch} (load ${loadNow()})`);
+    const runner = createModelStepRunner(name, batch);
+    const twin: TwinRun = { python: o.python, script: MODEL_TWINS, args: ['--model', name, '--batch', String(batch), '--threads', String(threads), '--steps', String(steps), '--warmup', String(o.warmup)] };
+    for (let i = 0; i < o.warmup; i++) runner.step();
+    const tensorsBefore = tf.memory().numTensors;
+    const rounds = [];
+    let torchParameters = NaN;
+    for (let r = 1; r <= o.rounds; r++) {
+      const loadBefore = loadNow();
+      progress(`${name} round ${r}/${o.rounds}: model_twins.py (load ${loadBefore})`);
+      const torch = runTwin(twin, WHO);
+      torchParameters = torch.parameterCount;
+      progress(`${name} round ${r}/${o.rounds}: BalancedTrainer.step ×${steps} (load ${loadNow()})`);
+      const times: number[] = [];
+      const cpuTimes: number[] = [];
+      let loss = NaN;
+      for (let s = 0; s < steps; s++) {
+        const started = performance.now();
+        const cpuBefore = process.cpuUsage();
+        loss = runner.step();
+        times.push(performance.now() - started);
+        const cpu = process.cpuUsage(cpuBefore);
+        cpuTimes.push((cpu.user + cpu.system) / 1000);
+      }
+      if (!Number.isFinite(loss)) throw new Error(`compare --models: ${name} produced a non-finite loss (${loss})`);
+      const tfjsMs = Number(median(times).toFixed(1));
+      const tfjsCpuMs = Number(median(cpuTimes).toFixed(1));
+      const round = {
+        round: r,
+        torchMs: torch.medianStepMs,
+        tfjsMs,
+        tfjsOverTorch: ratio(tfjsMs, torch.medianStepMs),
+        torchCpuMs: torch.medianCpuMs,
+        tfjsCpuMs,
+        tfjsCpuOverTorchCpu: ratio(tfjsCpuMs, torch.medianCpuMs),
+        loadBefore,
+        loadAfter: loadNow(),
+      };
+      rounds.push(round);
+      progress(JSON.stringify(round));
+    }
+    const leaked = tf.memory().numTensors - tensorsBefore;
+    if (leaked !== 0) throw new Error(`compare --models: ${name}'s steps leaked ${leaked} tensors`);
+    const parameters = { library: runner.parameterCount, torch: torchParameters, tolerance: PARAMETER_TOLERANCE };
+    runner.dispose();
+    if (Math.abs(parameters.library - parameters.torch) > PARAMETER_TOLERANCE) {
+      throw new Error(`compare --models: ${name} has ${parameters.library} trainable parameters in the library and ${parameters.torch} in model_twins.py (tolerance ${PARAMETER_TOLERANCE}): the twins are different networks`);
+    }
+    reports.push({ model: name, description: bench.description, optimizer: bench.optimizerLabel, batch, threads, steps, warmup: o.warmup, parameters, rounds });
+  }
+  if (o.json) {
+    console.log(JSON.stringify({ timed: { tfjs: 'BalancedTrainer.step (@mm/balance), vanilla scheduler, learning-speed bookkeeping on', torch: 'torch/model_twins.py' }, models: reports }));
+    return;
+  }
+  console.log(`medians of ${steps} training steps per round in ms, wall and CPU (all threads), after ${o.warmup} warm-up; ${threads} thread${threads > 1 ? 's' : ''} on each side;`);
+  console.log('tfjs: BalancedTrainer.step (@mm/balance), vanilla scheduler with the learning-speed bookkeeping; torch: torch/model_twins.py');
+  console.log('batches chosen so that one step takes seconds on two shared cores, not minutes');
+  for (const m of reports) {
+    console.log(`\n${m.model}: ${m.description}; ${m.optimizer}; batch ${m.batch}`);
+    console.log(`trainable parameters: library ${m.parameters.library.toLocaleString('en-US')}, PyTorch ${m.parameters.torch.toLocaleString('en-US')} (must match within ${m.parameters.tolerance})`);
+    const columns = ['round', 'torch ms', 'tfjs ms', 'tfjs/torch', 'torch cpu', 'tfjs cpu', 'cpu ratio', 'load before', 'load after'];
+    console.log(formatTable(columns, m.rounds.map((r) => [r.round, r.torchMs, r.tfjsMs, r.tfjsOverTorch, r.torchCpuMs, r.tfjsCpuMs, r.tfjsCpuOverTorchCpu, r.loadBefore, r.loadAfter])));
+  }
+}
+
+async function main(): Promise<void> {
+  let options: CompareOptions;
+  try {
+    options = parseCompareArgs(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof CompareUsageError)) throw error;
+    console.error(`${error.message}\n\n${COMPARE_USAGE}`);
+    process.exit(2);
+  }
+  requireTorch(options.python, options.kind === 'models' ? MODEL_TWINS : options.torchTwin, WHO);
+  if (options.kind === 'rounds') compareRounds(options);
+  else if (options.kind === 'scaling') compareScaling(options);
+  else await compareModels(options);
+}
+
+await main();

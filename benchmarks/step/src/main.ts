@@ -5,9 +5,11 @@ import { initBackend, registerWasmTrainingKernels, wasmThreadsInUse, type Backen
 import { createStepRunner, MODE_DESCRIPTIONS, MODES, type Mode, type StepRunner } from './step.js';
 import { measureDataPipeline, type DataPipelineReport } from './data.js';
 import { summarizeProfile, type KernelTotal } from './profile.js';
+import { DEFAULT_PYTHON, loadNow, median, ratio, requireTorch, runTwin, shouldRunTorch, TORCH_TWIN, torchUnavailable, type TwinResult } from './torch-runs.js';
 
 const USAGE = `Usage: pnpm bench:step [--batch 128] [--steps 20] [--warmup 3] [--modes vanilla,plain,rebalance,unimodal]
                        [--backend wasm|cpu] [--threads N] [--stock] [--no-profile] [--data] [--json]
+                       [--torch | --no-torch] [--python /usr/bin/python3]
 
 Times full training steps of the CG-MNIST MMTM network (the twin of benchmarks/step/torch/torch_twin.py)
 through the library's BalancedTrainer.step (@mm/balance) and prints the median per mode:
@@ -25,7 +27,14 @@ Options:
   --warmup N    untimed steps per mode first (≥ 1: the first step creates the optimizer's slots)
   --data        also time the CG-MNIST data pipeline (shuffled batches → tensors), samples/s
   --no-profile  skip the per-kernel breakdown (one extra profiled vanilla step)
-  --json        print one JSON object on stdout (progress goes to stderr)`;
+  --json        print one JSON object on stdout (progress goes to stderr)
+  --torch       also run torch/torch_twin.py (vanilla, same batch, steps and thread count)
+                before, halfway through and after the library's timed steps (a single timed
+                step: before and after), and report the vanilla step's
+                ratio to PyTorch's median: both measured in this run, under the same load.
+                On by default with --json when the Python interpreter can import torch
+  --no-torch    never run PyTorch
+  --python P    the interpreter with PyTorch (default ${DEFAULT_PYTHON})`;
 
 interface Options {
   batch: number;
@@ -38,6 +47,9 @@ interface Options {
   profile: boolean;
   data: boolean;
   json: boolean;
+  /** undefined: decided after parsing (on for --json when torch imports). */
+  torch: boolean | undefined;
+  python: string;
 }
 
 function fail(message: string): never {
@@ -57,6 +69,8 @@ function parseArgs(argv: string[]): Options {
     profile: true,
     data: false,
     json: false,
+    torch: undefined,
+    python: DEFAULT_PYTHON,
   };
   const positiveInt = (flag: string, value: string | undefined, min: number): number => {
     const n = Number(value);
@@ -105,6 +119,18 @@ function parseArgs(argv: string[]): Options {
       case '--json':
         options.json = true;
         break;
+      case '--torch':
+        options.torch = true;
+        break;
+      case '--no-torch':
+        options.torch = false;
+        break;
+      case '--python': {
+        const python = argv[++i];
+        if (!python) fail('--python needs the path of a Python interpreter with PyTorch');
+        options.python = python;
+        break;
+      }
       case '--':
         // pnpm forwards the separator of `pnpm bench:step -- …`.
         break;
@@ -119,16 +145,34 @@ function parseArgs(argv: string[]): Options {
   }
   if (options.stock && options.backend !== 'wasm') fail('--stock only makes sense with --backend wasm');
   if (options.threads !== undefined && (options.backend !== 'wasm' || options.stock)) fail('--threads needs the fast wasm backend');
+  if (options.torch && !options.modes.includes('vanilla')) fail('--torch compares the vanilla step: include vanilla in --modes');
   return options;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+function resolveTorch(options: Options): boolean {
+  return shouldRunTorch({
+    asked: options.torch,
+    json: options.json,
+    timesVanilla: options.modes.includes('vanilla'),
+    torchImports: () => torchUnavailable(options.python) === undefined,
+  });
 }
 
 const round = (x: number, digits = 1) => Number(x.toFixed(digits));
+
+interface TorchReport {
+  timed: string;
+  threads: number;
+  /** torch_twin.py's medians before, halfway through and after the library's timed steps, with the load average after each. */
+  runs: { medianStepMs: number; medianCpuMs: number; loadAverage: number }[];
+  /** The median of those runs' medians. */
+  medianStepMs: number;
+  /** The library's vanilla median ÷ PyTorch's. */
+  vanillaOverTorch: number;
+  /** CPU time per step (all threads), the median of the runs' medians, and the library's vanilla CPU time ÷ it: less distorted by other jobs. */
+  medianCpuMs: number;
+  vanillaCpuOverTorchCpu: number;
+}
 
 interface ModeResult {
   /** The code the step timed (the library's trainer, or the hand-stepped baseline). */
@@ -165,6 +209,21 @@ async function main(): Promise<void> {
     if (backendLabel === 'wasm') backendLabel += ` (${wasmThreadsInUse()} thread${wasmThreadsInUse() > 1 ? 's' : ''})`;
   }
   progress(`bench:step on ${backendLabel}, batch ${options.batch}, ${options.warmup} warm-up + ${options.steps} timed steps per mode`);
+  const threads = options.stock || options.backend !== 'wasm' ? 1 : wasmThreadsInUse();
+
+  // PyTorch runs before, halfway through and after the library's timed steps (never during a
+  // step): the ratio then compares medians taken in the same few minutes, which is all a shared
+  // machine allows, and the median of three runs shrugs off one disturbed by another job.
+  const withTorch = resolveTorch(options);
+  if (withTorch) requireTorch(options.python, TORCH_TWIN, 'bench:step --torch');
+  const torchRuns: (TwinResult & { loadAverage: number })[] = [];
+  const runTorch = (when: string) => {
+    progress(`  torch_twin.py ${when} the library's steps (load ${loadNow()})`);
+    const args = ['--mode', 'vanilla', '--batch', String(options.batch), '--threads', String(threads)];
+    args.push('--steps', String(options.steps), '--warmup', String(options.warmup));
+    torchRuns.push({ ...runTwin({ python: options.python, script: TORCH_TWIN, args }, 'bench:step --torch'), loadAverage: loadNow() });
+  };
+  if (withTorch) runTorch('before');
 
   const results: Partial<Record<Mode, ModeResult>> = {};
   let parameterCount = 0;
@@ -185,6 +244,7 @@ async function main(): Promise<void> {
   const times = new Map<Mode, number[]>(options.modes.map((m) => [m, []]));
   const cpuTimes = new Map<Mode, number[]>(options.modes.map((m) => [m, []]));
   for (let i = 0; i < options.steps; i++) {
+    if (withTorch && i === options.steps >> 1 && i > 0) runTorch('halfway through');
     for (const [mode, runner] of runners) {
       const started = performance.now();
       const cpuBefore = process.cpuUsage();
@@ -198,6 +258,7 @@ async function main(): Promise<void> {
   }
   const leaked = tf.memory().numTensors - tensorsBefore;
   if (leaked !== 0) throw new Error(`the timed steps leaked ${leaked} tensors`);
+  if (withTorch) runTorch('after');
   for (const mode of options.modes) {
     const t = times.get(mode)!;
     const loss = lastLoss.get(mode)!;
@@ -239,17 +300,35 @@ async function main(): Promise<void> {
   }
 
   const vanilla = results.vanilla;
+  let torchReport: TorchReport | null = null;
+  if (withTorch && vanilla) {
+    const torchMedian = round(median(torchRuns.map((r) => r.medianStepMs)));
+    const torchCpu = round(median(torchRuns.map((r) => r.medianCpuMs)));
+    if (torchRuns[0].parameterCount !== parameterCount) {
+      throw new Error(`torch_twin.py has ${torchRuns[0].parameterCount} trainable parameters, the library's network ${parameterCount}: the twins no longer match`);
+    }
+    torchReport = {
+      timed: 'torch/torch_twin.py --mode vanilla (forward, backward, learning-speed terms, SGD momentum)',
+      threads: torchRuns[0].threads,
+      runs: torchRuns.map((r) => ({ medianStepMs: r.medianStepMs, medianCpuMs: r.medianCpuMs, loadAverage: r.loadAverage })),
+      medianStepMs: torchMedian,
+      vanillaOverTorch: ratio(vanilla.medianStepMs, torchMedian),
+      medianCpuMs: torchCpu,
+      vanillaCpuOverTorchCpu: ratio(vanilla.medianCpuMs, torchCpu),
+    };
+  }
   const rss = process.resourceUsage().maxRSS * 1024;
   const report = {
     backend: backendLabel,
     batch: options.batch,
-    threads: options.stock || options.backend !== 'wasm' ? 1 : wasmThreadsInUse(),
+    threads,
     medianStepMs: vanilla?.medianStepMs ?? null,
     medianCpuMs: vanilla?.medianCpuMs ?? null,
     loadAverage: loadavg().map((x) => round(x, 2)),
     modes: results,
     balancerOverhead: pairedOverhead === null ? null : round(pairedOverhead, 4),
     parameterCount,
+    torch: torchReport,
     dataPipeline: data
       ? {
           buildMs: round(data.buildMs),
@@ -280,6 +359,10 @@ async function main(): Promise<void> {
       `${mode.padEnd(10)} median ${String(r.medianStepMs).padStart(8)} ms   min ${r.minStepMs}  max ${r.maxStepMs}   ${r.samplesPerSecond} samples/s   cpu ${r.medianCpuMs} ms`,
     );
     console.log(`${''.padEnd(10)} timed: ${r.timed}; ${r.setting}`);
+  }
+  if (torchReport) {
+    const runs = torchReport.runs.map((r) => `${r.medianStepMs} ms at load ${r.loadAverage}`).join(', then ');
+    console.log(`PyTorch (${torchReport.timed}, ${torchReport.threads} thread${torchReport.threads > 1 ? 's' : ''}): ${runs}; library vanilla ÷ PyTorch ${torchReport.vanillaOverTorch} (CPU time per step: ${torchReport.vanillaCpuOverTorchCpu})`);
   }
   if (report.balancerOverhead !== null) {
     console.log(`balancer bookkeeping overhead (median of back-to-back vanilla/plain step pairs): ${(report.balancerOverhead * 100).toFixed(1)} %`);

@@ -38,7 +38,9 @@ class MMTM(nn.Module):
         self.avg_gate0 = None  # running mean of the gate, used by re-balancing steps
 
     def forward(self, a0, a1, rebalance=None):
-        z = torch.cat([a0.mean((2, 3)), a1.mean((2, 3))], 1)
+        # Maps of any rank (N, C, ...): images here, clips in model_twins.py's I3D.
+        spatial = tuple(range(2, a0.dim()))
+        z = torch.cat([a0.mean(spatial), a1.mean(spatial)], 1)
         z = F.relu(self.squeeze(z))
         g0 = 2 * torch.sigmoid(self.excite0(z))
         g1 = 2 * torch.sigmoid(self.excite1(z))
@@ -46,7 +48,8 @@ class MMTM(nn.Module):
             g0 = g0.mean(0, keepdim=True).detach().expand_as(g0)
         elif rebalance == 1:
             g1 = g1.mean(0, keepdim=True).detach().expand_as(g1)
-        return a0 * g0[:, :, None, None], a1 * g1[:, :, None, None]
+        trailing = (1,) * len(spatial)  # gates broadcast over the spatial axes
+        return a0 * g0.reshape(*g0.shape, *trailing), a1 * g1.reshape(*g1.shape, *trailing)
 
 
 def block(cin, cout, pool):
@@ -118,9 +121,9 @@ def main():
     x0 = torch.rand(args.batch, 3, 28, 28)
     x1 = torch.rand(args.batch, 1, 28, 28)
     y = torch.randint(0, 10, (args.batch,))
-    times = []
+    times, cpu_times = [], []
     for i in range(args.warmup + args.steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         opt.zero_grad()
         y0, y1 = net(x0, x1, rebalance=0 if args.mode == "rebalance" else None)
         loss = F.cross_entropy(y0, y) + F.cross_entropy(y1, y)
@@ -131,9 +134,12 @@ def main():
         float(loss)
         if i >= args.warmup:
             times.append((time.perf_counter() - t0) * 1000)
+            # CPU time of all threads: other jobs on a shared machine distort it far less than wall time.
+            cpu_times.append((time.process_time() - c0) * 1000)
     params = sum(p.numel() for p in net.parameters())
     print(f"torch {torch.__version__} threads={args.threads} batch={args.batch} mode={args.mode} params={params}")
     print(f"step ms: median {statistics.median(times):.1f}  min {min(times):.1f}  max {max(times):.1f}")
+    print(f"cpu ms per step (all threads): median {statistics.median(cpu_times):.1f}")
 
 
 if __name__ == "__main__":
