@@ -461,7 +461,7 @@ def main():
             + (f", d_speed {r['dSpeed']:.3f}" if r.get("dSpeed") is not None else "") + f" ({r['seconds']:.0f} s)")
         runs.append(r)
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    print(json.dumps({"side": "torch", "runtime": f"torch {torch.__version__} ({torch.get_num_threads()} threads)",
+    print(json.dumps({"side": "torch", "runtime": f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)",
                       "jobStartedAtMs": job_started_at_ms, "jobSeconds": time.perf_counter() - job_start,
                       "dataSeconds": data_seconds, "cpuSeconds": usage.ru_utime + usage.ru_stime, "runs": runs}))
 
