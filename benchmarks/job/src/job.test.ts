@@ -1,17 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { defaultSettings } from '@mm/example-colored-mnist/config';
 import { exampleArgs, JobBenchUsageError, parseJobBenchArgs } from './options.js';
-import { formatReport, median, methodAccuracies, parseJobReport, summarize, type JobReport, type Round, type SideTiming } from './report.js';
+import { formatReport, median, methodAccuracies, parseJobReport, restSeconds, summarize, type JobReport, type Round, type SideTiming } from './report.js';
 import { torchJobArgs } from './sides.js';
 
 describe('parseJobBenchArgs', () => {
   it("defaults to 2 rounds of the example plan with PyTorch's default threads", () => {
-    expect(parseJobBenchArgs([])).toEqual({ rounds: 2, methods: undefined, seeds: undefined, contend: false, torchThreads: undefined, python: '/usr/bin/python3', keep: undefined, json: false });
+    expect(parseJobBenchArgs([])).toEqual({ rounds: 2, methods: undefined, seeds: undefined, contend: false, torchThreads: undefined, python: '/usr/bin/python3', keep: undefined, json: false, help: false });
   });
 
   it('reads every option, after a leading --', () => {
-    const o = parseJobBenchArgs(['--', '--rounds', '3', '--methods', 'vanilla,guided,vanilla', '--seeds', '1', '--contend', '--torch-threads', '1', '--python', '/opt/py', '--keep', 'out', '--json']);
-    expect(o).toEqual({ rounds: 3, methods: ['vanilla', 'guided'], seeds: 1, contend: true, torchThreads: 1, python: '/opt/py', keep: 'out', json: true });
+    const o = parseJobBenchArgs(['--', '--rounds', '3', '--methods', 'vanilla,guided,vanilla', '--seeds', '1', '--contend', '--torch-threads', '1', '--python', '/opt/py', '--keep', 'out', '--json', '-h']);
+    expect(o).toEqual({ rounds: 3, methods: ['vanilla', 'guided'], seeds: 1, contend: true, torchThreads: 1, python: '/opt/py', keep: 'out', json: true, help: true });
     expect(exampleArgs(o)).toEqual(['--methods', 'vanilla,guided', '--seeds', '1']);
     expect(exampleArgs({ methods: undefined, seeds: undefined })).toEqual([]);
   });
@@ -83,6 +83,8 @@ describe('reports', () => {
     expect(s.ratio).toBeCloseTo(110 / 45);
     expect(s.jobRatio).toBeCloseTo(106 / 43);
     expect(s.meanLoad).toBeCloseTo(3.75);
+    // job 96 s (100 − 4 start-up) − data 1 s − 2 runs of 1 s.
+    expect(restSeconds(rounds[0].js)).toBe(93);
     const text = formatReport(rounds, 'title');
     expect(text).toMatch(/^title/);
     expect(text).toMatch(/\n2\s+torch → js\s+120\.0\s+4\.0\s+40\.0\s+2\.0\s+3\.00\s+4\.0 \/ 4\.5\s+no\n/);

@@ -21,6 +21,10 @@ function options(): JobBenchOptions {
 }
 
 const o = options();
+if (o.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 checkTorch(o.python);
 const args = exampleArgs(o);
 // The settings the JS side will run, from the example's own command line: the torch side gets the same.
@@ -56,6 +60,8 @@ try {
       if (!o.keep) rmSync(out, { recursive: true, force: true });
     }
     rounds.push({ round: r, order, busyCore: o.contend, js: timed.js!, torch: timed.torch! });
+    // Each finished round in full, so a run cut short still leaves its measurements.
+    console.error(`round ${r} record: ${JSON.stringify(rounds.at(-1))}`);
   }
 } finally {
   stopBusy();

@@ -22,7 +22,8 @@ Options:
                      gets, printed in the report; the wasm backend takes one thread per core)
   --python PATH      interpreter with torch and numpy (default /usr/bin/python3)
   --keep DIR         keep each side's output folders under DIR (default: temporary, removed)
-  --json             print one JSON object on stdout (progress goes to stderr)`;
+  --json             print one JSON object on stdout (progress goes to stderr)
+  --help             this text`;
 
 export interface JobBenchOptions {
   rounds: number;
@@ -35,6 +36,7 @@ export interface JobBenchOptions {
   python: string;
   keep: string | undefined;
   json: boolean;
+  help: boolean;
 }
 
 /** A bad command line: the message names the option and what was wrong. */
@@ -43,7 +45,7 @@ export class JobBenchUsageError extends Error {
 }
 
 export function parseJobBenchArgs(argv: readonly string[]): JobBenchOptions {
-  const o: JobBenchOptions = { rounds: 2, methods: undefined, seeds: undefined, contend: false, torchThreads: undefined, python: '/usr/bin/python3', keep: undefined, json: false };
+  const o: JobBenchOptions = { rounds: 2, methods: undefined, seeds: undefined, contend: false, torchThreads: undefined, python: '/usr/bin/python3', keep: undefined, json: false, help: false };
   const args = argv[0] === '--' ? argv.slice(1) : argv;
   for (let i = 0; i < args.length; i++) {
     const flag = args[i];
@@ -86,6 +88,10 @@ export function parseJobBenchArgs(argv: readonly string[]): JobBenchOptions {
         break;
       case '--json':
         o.json = true;
+        break;
+      case '--help':
+      case '-h':
+        o.help = true;
         break;
       default:
         throw new JobBenchUsageError(`unknown argument ${flag}`);

@@ -131,6 +131,19 @@ export function summarize(rounds: readonly Round[]): Summary {
   };
 }
 
+const runSeconds = (side: JobReport) => side.runs.reduce((sum, r) => sum + r.seconds, 0);
+
+/** What the job spent outside generating the data and the runs. */
+export function restSeconds(side: JobReport): number {
+  return side.jobSeconds - (side.dataSeconds ?? 0) - runSeconds(side);
+}
+
+const PHASES: { name: string; of: (side: JobReport) => number }[] = [
+  { name: 'data generation', of: (side) => side.dataSeconds ?? Number.NaN },
+  { name: 'training and evaluation of the runs', of: runSeconds },
+  { name: 'the rest (the JS job also writes sample grids, figures, report.html)', of: restSeconds },
+];
+
 const pad = (cells: string[], widths: number[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
 
 function table(header: string[], rows: string[][]): string[] {
@@ -164,7 +177,8 @@ export function formatReport(rounds: readonly Round[], title: string): string {
     ...table(['round', 'order', 'JS s', 'start-up', 'torch s', 'start-up', 'JS/torch', 'load JS / torch', 'busy core'], roundRows),
     '',
     `JS/torch without start-up and exit: ${s.jobRatio.toFixed(2)}; CPU seconds (all threads) JS/torch: ${s.cpuRatio.toFixed(2)}`,
-    `data generation (median): JS ${dataMedian(rounds, 'js')}, torch ${dataMedian(rounds, 'torch')}`,
+    'phases, medians in seconds:',
+    ...PHASES.map(({ name, of }) => `  ${name}: JS ${seconds(median(rounds.map((r) => of(r.js))))}, torch ${seconds(median(rounds.map((r) => of(r.torch))))}`),
     '',
     'Same job on both sides (round 1, mean over seeds; the data and initial weights come from different RNGs):',
   ];
@@ -179,7 +193,3 @@ export function formatReport(rounds: readonly Round[], title: string): string {
   return lines.join('\n');
 }
 
-function dataMedian(rounds: readonly Round[], side: 'js' | 'torch'): string {
-  const values = rounds.map((r) => r[side].dataSeconds).filter((v): v is number => v !== null);
-  return values.length ? `${seconds(median(values))} s` : 'not reported';
-}
