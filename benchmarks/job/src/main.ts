@@ -25,7 +25,12 @@ if (o.help) {
   console.log(USAGE);
   process.exit(0);
 }
-checkTorch(o.python);
+try {
+  checkTorch(o.python);
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(1);
+}
 const args = exampleArgs(o);
 // The settings the JS side will run, from the example's own command line: the torch side gets the same.
 const settings = configFromCli(parseCli(CLI, args).values);

@@ -6,7 +6,7 @@ export const USAGE = `Usage: pnpm bench:job [--rounds 2] [--methods LIST] [--see
 Times the whole reduced Table-1 job of the Colored-and-gray-MNIST example against a PyTorch
 script of the same job (benchmarks/job/torch/cg_mnist_job.py), interleaved: each round runs both,
 one after the other, the order alternating between rounds. Each side is a fresh process, timed
-from spawn to exit; start-up (and exit) is reported apart from the job.
+from spawn to exit; start-up (spawn to ready: interpreter, imports, backend) is also reported apart.
   JS side      examples/colored-mnist's run(config, hooks) with the default (reduced) settings,
                as \`pnpm main\` runs it: data generation, training, evaluation, metrics, outputs
   torch side   the same data recipe, network, schedule, methods and evaluation in PyTorch (CPU)
