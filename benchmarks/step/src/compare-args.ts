@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { MODEL_NAMES, type ModelName } from './model-steps.js';
+import { parseWidths, type Widths } from './network.js';
 import { DEFAULT_PYTHON, TORCH_TWIN } from './torch-runs.js';
 
 export const COMPARE_USAGE = `Usage: pnpm --filter @mm/bench-step compare [options]
@@ -13,15 +14,22 @@ the same window mean anything.
               [--rounds 2] [--batch 128] [--no-stock]
   --scaling   CG-MNIST MMTM net at every batch × thread count, torch_twin.py then bench:step
               [--batches 32,64,128,256] [--threads 1,2] [--steps 10] [--warmup 2]
+  --breakdown CG-MNIST MMTM net at one batch, per thread count: torch_twin.py then bench:step with
+              its per-kernel profile; prints the wall times and ratios, kernel calls per step,
+              Σ kernel ms and the time outside kernels, and every kernel's ms side by side
+              across the thread counts
+              [--batch 128] [--threads 1,2] [--steps 10] [--warmup 2] [--profile-steps 5]
   --models    fusedResNet18 (two 64×64 views, batch 8) and fusedI3D (RGB + depth 8×64×64 clips,
               batch 2) as the examples train them, against torch/model_twins.py; the library
               side runs in this process, PyTorch in between its rounds
               [--only resnet18|i3d] [--batch N (with --only)] [--threads N (default: one per core)]
               [--rounds 2] [--steps 5] [--warmup 2]
 Common: [--python ${DEFAULT_PYTHON}] [--torch torch/torch_twin.py] [--json]
+CG-MNIST runs (all but --models): [--widths 16,32,64,128] channels of the four conv blocks on
+              both sides (colored-mnist's reduced default settings train 8,16,32,64)
 Needs PyTorch for that Python (Debian: apt-get install -y python3-torch python3-torchvision).`;
 
-export type CompareKind = 'rounds' | 'scaling' | 'models';
+export type CompareKind = 'rounds' | 'scaling' | 'breakdown' | 'models';
 
 export interface CompareOptions {
   kind: CompareKind;
@@ -30,29 +38,35 @@ export interface CompareOptions {
   torchTwin: string;
   json: boolean;
   rounds: number;
-  /** rounds: the batch; models: the batch of the one model chosen by --only (else each model's default). */
+  /** rounds and breakdown: the batch (default 128); models: the batch of the one model chosen by --only (else each model's default). */
   batch: number | undefined;
   stock: boolean;
   batches: number[];
-  /** scaling: every thread count to time; models: one entry, both sides' thread count (default one per core). */
+  /** scaling and breakdown: every thread count to time; models: one entry, both sides' thread count (default one per core). */
   threads: number[];
   /** Timed steps per run (per round for --models); undefined: each kind's default. */
   steps: number | undefined;
   warmup: number;
   models: ModelName[];
+  /** CG-MNIST runs: the conv widths on both sides; undefined: the scripts' default (the full widths). */
+  widths: Widths | undefined;
+  /** breakdown: profiled steps per bench:step run. */
+  profileSteps: number;
 }
 
 export class CompareUsageError extends Error {}
 
 const KIND_OF_OPTION: Record<string, CompareKind[]> = {
   '--rounds': ['rounds', 'models'],
-  '--batch': ['rounds', 'models'],
+  '--batch': ['rounds', 'breakdown', 'models'],
   '--no-stock': ['rounds'],
   '--batches': ['scaling'],
-  '--threads': ['scaling', 'models'],
-  '--steps': ['scaling', 'models'],
-  '--warmup': ['scaling', 'models'],
+  '--threads': ['scaling', 'breakdown', 'models'],
+  '--steps': ['scaling', 'breakdown', 'models'],
+  '--warmup': ['scaling', 'breakdown', 'models'],
   '--only': ['models'],
+  '--widths': ['rounds', 'scaling', 'breakdown'],
+  '--profile-steps': ['breakdown'],
 };
 
 function positiveInteger(flag: string, value: string | undefined): number {
@@ -81,6 +95,8 @@ export function parseCompareArgs(argv: readonly string[]): CompareOptions {
     steps: undefined,
     warmup: 2,
     models: [...MODEL_NAMES],
+    widths: undefined,
+    profileSteps: 5,
   };
   const given: string[] = [];
   let threadsGiven = false;
@@ -92,9 +108,10 @@ export function parseCompareArgs(argv: readonly string[]): CompareOptions {
       case '--':
         break; // pnpm forwards the separator of `pnpm compare -- …`
       case '--scaling':
+      case '--breakdown':
       case '--models':
-        if (o.kind !== 'rounds') throw new CompareUsageError('compare: --scaling and --models are separate runs; give one of them');
-        o.kind = arg === '--scaling' ? 'scaling' : 'models';
+        if (o.kind !== 'rounds') throw new CompareUsageError('compare: --scaling, --breakdown and --models are separate runs; give one of them');
+        o.kind = arg === '--scaling' ? 'scaling' : arg === '--breakdown' ? 'breakdown' : 'models';
         break;
       case '--rounds':
         o.rounds = positiveInteger(arg, value());
@@ -117,6 +134,17 @@ export function parseCompareArgs(argv: readonly string[]): CompareOptions {
         break;
       case '--warmup':
         o.warmup = positiveInteger(arg, value());
+        break;
+      case '--widths':
+        try {
+          o.widths = parseWidths(value());
+        } catch (error) {
+          if (!(error instanceof RangeError)) throw error;
+          throw new CompareUsageError(`compare: --widths ${error.message}`);
+        }
+        break;
+      case '--profile-steps':
+        o.profileSteps = positiveInteger(arg, value());
         break;
       case '--only': {
         const name = value();

@@ -1,5 +1,6 @@
 import { COMPARE_USAGE, CompareUsageError, parseCompareArgs, type CompareOptions } from './compare-args.js';
 import { formatTable } from './table.js';
+import { sideBySideKernels } from './breakdown.js';
 import {
   loadNow,
   median,
@@ -9,6 +10,8 @@ import {
   runBenchStep,
   runTwin,
   twinCpuMsPerStep,
+  type BenchStepReport,
+  type TwinResult,
   type TwinRun,
 } from './torch-runs.js';
 
@@ -28,8 +31,19 @@ const CG_MNIST_TIMED = {
   tfjs: 'bench:step --modes vanilla: BalancedTrainer.step (@mm/balance), learning-speed bookkeeping on',
 };
 
+/** --widths for torch_twin.py and bench:step alike (both take the same option), or nothing for their default. */
+const widthsArgs = (o: CompareOptions): string[] => (o.widths ? ['--widths', o.widths.join(',')] : []);
+const widthsLabel = (o: CompareOptions) => (o.widths ? o.widths.join('/') : 'full (16/32/64/128)');
+
+/** Both sides must have built the same network: equal trainable parameters, or the timings compare different work. */
+function requireSameNetwork(tfjs: BenchStepReport, torch: TwinResult): void {
+  if (tfjs.parameterCount !== torch.parameterCount) {
+    throw new Error(`${WHO}: bench:step's network has ${tfjs.parameterCount} trainable parameters, torch_twin.py's ${torch.parameterCount}: the twins are different networks (check --widths)`);
+  }
+}
+
 function cgMnistTwin(o: CompareOptions, batch: number, threads: number | undefined, steps: number | undefined, warmup: number | undefined): TwinRun {
-  const args = ['--mode', 'vanilla', '--batch', String(batch)];
+  const args = ['--mode', 'vanilla', '--batch', String(batch), ...widthsArgs(o)];
   if (threads !== undefined) args.push('--threads', String(threads));
   if (steps !== undefined) args.push('--steps', String(steps));
   if (warmup !== undefined) args.push('--warmup', String(warmup));
@@ -40,7 +54,7 @@ function cgMnistTwin(o: CompareOptions, batch: number, threads: number | undefin
 function compareRounds(o: CompareOptions): void {
   const batch = o.batch ?? 128;
   const rounds: Record<string, number>[] = [];
-  const library = (extra: string[]) => runBenchStep({ batch, steps: 20, warmup: 3, extra }, WHO);
+  const library = (extra: string[]) => runBenchStep({ batch, steps: 20, warmup: 3, extra: [...widthsArgs(o), ...extra] }, WHO);
   for (let r = 1; r <= o.rounds; r++) {
     const round: Record<string, number> = { round: r, loadBefore: loadNow() };
     progress(`round ${r}/${o.rounds}: torch_twin.py (load ${loadNow()})`);
@@ -89,10 +103,11 @@ function compareScaling(o: CompareOptions): void {
       progress(`threads ${threads}, batch ${batch}: torch_twin.py (load ${loadBefore})`);
       const torch = runTwin(cgMnistTwin(o, batch, threads, steps, o.warmup), WHO);
       progress(`threads ${threads}, batch ${batch}: bench:step (load ${loadNow()})`);
-      const tfjs = runBenchStep({ batch, steps, warmup: o.warmup, extra: ['--threads', String(threads)] }, WHO);
+      const tfjs = runBenchStep({ batch, steps, warmup: o.warmup, extra: ['--threads', String(threads), ...widthsArgs(o)] }, WHO);
       if (tfjs.threads !== threads || torch.threads !== threads) {
         throw new Error(`compare --scaling: asked for ${threads} thread(s), the library ran ${tfjs.threads} and PyTorch ${torch.threads}`);
       }
+      requireSameNetwork(tfjs, torch);
       const row = {
         threads,
         batch,
@@ -110,10 +125,10 @@ function compareScaling(o: CompareOptions): void {
     }
   }
   if (o.json) {
-    console.log(JSON.stringify({ timed: CG_MNIST_TIMED, steps, warmup: o.warmup, rows }));
+    console.log(JSON.stringify({ timed: CG_MNIST_TIMED, widths: o.widths ?? null, steps, warmup: o.warmup, rows }));
     return;
   }
-  console.log(`CG-MNIST MMTM net, vanilla step: medians of ${steps} steps (after ${o.warmup} warm-up) in ms, wall and CPU (all threads); each row's two runs back to back`);
+  console.log(`CG-MNIST MMTM net, widths ${widthsLabel(o)}, vanilla step: medians of ${steps} steps (after ${o.warmup} warm-up) in ms, wall and CPU (all threads); each row's two runs back to back`);
   console.log(`  torch: ${CG_MNIST_TIMED.torch}\n  tfjs:  ${CG_MNIST_TIMED.tfjs}`);
   console.log(
     formatTable(
@@ -121,6 +136,64 @@ function compareScaling(o: CompareOptions): void {
       rows.map((r) => [r.threads, r.batch, r.torchMs, r.tfjsMs, r.tfjsOverTorch, r.torchCpuMs, r.tfjsCpuMs, r.tfjsCpuOverTorchCpu, r.loadBefore, r.loadAfter]),
     ),
   );
+}
+
+/** Kernels printed one per row by --breakdown; the rest share a row. */
+const BREAKDOWN_TOP_KERNELS = 20;
+
+/** --breakdown: per thread count, torch_twin.py then bench:step with its per-kernel profile, each in a fresh process. */
+function compareBreakdown(o: CompareOptions): void {
+  const batch = o.batch ?? 128;
+  const steps = o.steps ?? 10;
+  const runs = [];
+  for (const threads of o.threads) {
+    const loadBefore = loadNow();
+    progress(`threads ${threads}, batch ${batch}, widths ${widthsLabel(o)}: torch_twin.py (load ${loadBefore})`);
+    const torch = runTwin(cgMnistTwin(o, batch, threads, steps, o.warmup), WHO);
+    progress(`threads ${threads}, batch ${batch}: bench:step with ${o.profileSteps} profiled steps (load ${loadNow()})`);
+    const tfjs = runBenchStep({ batch, steps, warmup: o.warmup, profileSteps: o.profileSteps, extra: ['--threads', String(threads), ...widthsArgs(o)] }, WHO);
+    if (tfjs.threads !== threads || torch.threads !== threads) {
+      throw new Error(`compare --breakdown: asked for ${threads} thread(s), the library ran ${tfjs.threads} and PyTorch ${torch.threads}`);
+    }
+    requireSameNetwork(tfjs, torch);
+    if (!tfjs.kernels || tfjs.kernelMs == null || tfjs.outsideKernelsMs == null || tfjs.profiledStepMs == null) {
+      throw new Error('compare --breakdown: bench:step reported no per-kernel profile');
+    }
+    const run = {
+      threads,
+      batch,
+      torchMs: torch.medianStepMs,
+      tfjsMs: tfjs.medianStepMs,
+      tfjsOverTorch: ratio(tfjs.medianStepMs, torch.medianStepMs),
+      kernelCalls: tfjs.kernelCallsPerStep ?? null,
+      profiledStepMs: tfjs.profiledStepMs,
+      kernelMs: tfjs.kernelMs,
+      outsideKernelsMs: tfjs.outsideKernelsMs,
+      timedOutsideKernelsMs: tfjs.timedOutsideKernelsMs ?? null,
+      loadBefore,
+      loadAfter: loadNow(),
+      kernels: tfjs.kernels,
+    };
+    runs.push(run);
+    const { kernels: _kernels, ...summary } = run;
+    progress(JSON.stringify(summary));
+  }
+  if (o.json) {
+    console.log(JSON.stringify({ timed: CG_MNIST_TIMED, widths: o.widths ?? null, batch, steps, warmup: o.warmup, profileSteps: o.profileSteps, runs }));
+    return;
+  }
+  console.log(`CG-MNIST MMTM net, widths ${widthsLabel(o)}, batch ${batch}, vanilla step: medians of ${steps} timed steps (after ${o.warmup} warm-up), then ${o.profileSteps} profiled steps`);
+  console.log(`  torch: ${CG_MNIST_TIMED.torch}\n  tfjs:  ${CG_MNIST_TIMED.tfjs}`);
+  console.log('  outside kernels: profiled wall − Σ kernel ms (JS, tfjs dispatch, profiler bookkeeping); timed − Σ kernel: the timed median − Σ kernel ms, without the profiler');
+  console.log(
+    formatTable(
+      ['threads', 'torch ms', 'tfjs ms', 'tfjs/torch', 'kernel calls', 'profiled ms', 'Σ kernel ms', 'outside kernels', 'timed − Σ kernel', 'load before', 'load after'],
+      runs.map((r) => [r.threads, r.torchMs, r.tfjsMs, r.tfjsOverTorch, r.kernelCalls, r.profiledStepMs, r.kernelMs, r.outsideKernelsMs, r.timedOutsideKernelsMs, r.loadBefore, r.loadAfter]),
+    ),
+  );
+  const table = sideBySideKernels(runs.map((r) => ({ threads: r.threads, kernels: r.kernels, outsideKernelsMs: r.outsideKernelsMs })), BREAKDOWN_TOP_KERNELS);
+  console.log(`\nms per step by kernel (medians over the profiled steps), slowest at ${runs[runs.length - 1].threads} thread(s) first:`);
+  console.log(formatTable(table.headers, table.rows));
 }
 
 /** Trainable parameters of the library's model and its twin must be equal: anything else means different networks. */
@@ -217,6 +290,7 @@ async function main(): Promise<void> {
   requireTorch(options.python, options.kind === 'models' ? MODEL_TWINS : options.torchTwin, WHO);
   if (options.kind === 'rounds') compareRounds(options);
   else if (options.kind === 'scaling') compareScaling(options);
+  else if (options.kind === 'breakdown') compareBreakdown(options);
   else await compareModels(options);
 }
 

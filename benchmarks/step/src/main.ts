@@ -4,11 +4,13 @@ import '@tensorflow/tfjs-layers';
 import { initBackend, registerWasmTrainingKernels, wasmThreadsInUse, type BackendChoice } from '@mm/backend';
 import { createStepRunner, MODE_DESCRIPTIONS, MODES, type Mode, type StepRunner } from './step.js';
 import { measureDataPipeline, type DataPipelineReport } from './data.js';
-import { summarizeProfile, type KernelTotal } from './profile.js';
+import { combineProfiledSteps, summarizeProfile, type ProfiledStep, type StepBreakdown } from './profile.js';
+import { parseWidths, WIDTHS, type Widths } from './network.js';
 import { DEFAULT_PYTHON, loadNow, median, ratio, requireTorch, runTwin, shouldRunTorch, TORCH_TWIN, torchUnavailable, type TwinResult } from './torch-runs.js';
 
 const USAGE = `Usage: pnpm bench:step [--batch 128] [--steps 20] [--warmup 3] [--modes vanilla,plain,rebalance,unimodal]
-                       [--backend wasm|cpu] [--threads N] [--stock] [--no-profile] [--data] [--json]
+                       [--widths 16,32,64,128] [--backend wasm|cpu] [--threads N] [--stock]
+                       [--profile-steps 1 | --no-profile] [--data] [--json]
                        [--torch | --no-torch] [--python /usr/bin/python3]
 
 Times full training steps of the CG-MNIST MMTM network (the twin of benchmarks/step/torch/torch_twin.py)
@@ -25,8 +27,12 @@ Options:
                 MM_WASM_THREADS, else one per core); 1 = tfjs's single-threaded build. wasm
                 threads replaced the earlier data-parallel --workers mode, which they beat
   --warmup N    untimed steps per mode first (≥ 1: the first step creates the optimizer's slots)
+  --widths A,B,C,D  channels of the four conv blocks (default ${WIDTHS.join(',')}; colored-mnist's
+                reduced default settings train 8,16,32,64); passed on to torch_twin.py
+  --profile-steps N  profiled steps after the timed ones (default 1): the per-kernel breakdown
+                gives medians over them, with the time outside kernels (wall − Σ kernel ms)
   --data        also time the CG-MNIST data pipeline (shuffled batches → tensors), samples/s
-  --no-profile  skip the per-kernel breakdown (one extra profiled vanilla step)
+  --no-profile  skip the per-kernel breakdown (the extra profiled steps)
   --json        print one JSON object on stdout (progress goes to stderr)
   --torch       also run torch/torch_twin.py (vanilla, same batch, steps and thread count)
                 before, halfway through and after the library's timed steps (a single timed
@@ -41,10 +47,12 @@ interface Options {
   steps: number;
   warmup: number;
   modes: Mode[];
+  widths: Widths;
   backend: BackendChoice;
   threads: number | undefined;
   stock: boolean;
   profile: boolean;
+  profileSteps: number;
   data: boolean;
   json: boolean;
   /** undefined: decided after parsing (on for --json when torch imports). */
@@ -63,10 +71,12 @@ function parseArgs(argv: string[]): Options {
     steps: 20,
     warmup: 3,
     modes: [...MODES],
+    widths: WIDTHS,
     backend: 'wasm',
     threads: undefined,
     stock: false,
     profile: true,
+    profileSteps: 1,
     data: false,
     json: false,
     torch: undefined,
@@ -96,6 +106,16 @@ function parseArgs(argv: string[]): Options {
         options.modes = modes as Mode[];
         break;
       }
+      case '--widths':
+        try {
+          options.widths = parseWidths(argv[++i]);
+        } catch (error) {
+          fail(`--widths ${(error as Error).message}`);
+        }
+        break;
+      case '--profile-steps':
+        options.profileSteps = positiveInt(arg, argv[++i], 1);
+        break;
       case '--backend': {
         const backend = argv[++i];
         if (backend !== 'wasm' && backend !== 'cpu') fail(`--backend must be wasm or cpu, got ${backend ?? 'nothing'}`);
@@ -219,7 +239,7 @@ async function main(): Promise<void> {
   const torchRuns: (TwinResult & { loadAverage: number })[] = [];
   const runTorch = (when: string) => {
     progress(`  torch_twin.py ${when} the library's steps (load ${loadNow()})`);
-    const args = ['--mode', 'vanilla', '--batch', String(options.batch), '--threads', String(threads)];
+    const args = ['--mode', 'vanilla', '--batch', String(options.batch), '--threads', String(threads), '--widths', options.widths.join(',')];
     args.push('--steps', String(options.steps), '--warmup', String(options.warmup));
     torchRuns.push({ ...runTwin({ python: options.python, script: TORCH_TWIN, args }, 'bench:step --torch'), loadAverage: loadNow() });
   };
@@ -227,14 +247,13 @@ async function main(): Promise<void> {
 
   const results: Partial<Record<Mode, ModeResult>> = {};
   let parameterCount = 0;
-  let kernels: KernelTotal[] | undefined;
-  let profiledStepMs: number | undefined;
+  let breakdown: StepBreakdown | undefined;
   let profilePeakBytes: number | undefined;
   let peakTensorBytes = 0;
 
   // All modes step in turn (round robin), so that they see the same machine load: on a shared
   // machine, timing them one after the other can differ by more than the effects measured.
-  const runners = new Map<Mode, StepRunner>(options.modes.map((mode) => [mode, createStepRunner(mode, options.batch)]));
+  const runners = new Map<Mode, StepRunner>(options.modes.map((mode) => [mode, createStepRunner(mode, options.batch, options.widths)]));
   parameterCount = [...runners.values()][0].parameterCount;
   const lastLoss = new Map<Mode, number>();
   for (let i = 0; i < options.warmup; i++) {
@@ -284,13 +303,21 @@ async function main(): Promise<void> {
 
   const profiled = runners.get('vanilla') ?? [...runners.values()][0];
   if (options.profile) {
-    const started = performance.now();
-    const info = await tf.profile(() => {
-      profiled.step();
-    });
-    profiledStepMs = performance.now() - started;
-    profilePeakBytes = info.peakBytes;
-    kernels = await summarizeProfile(info);
+    // Registered kernels only: the other names tfjs records are customGrad wrappers (see summarizeProfile).
+    const backendName = tf.getBackend();
+    const isKernel = (name: string) => tf.getKernel(name, backendName) !== undefined;
+    const profiledSteps: ProfiledStep[] = [];
+    profilePeakBytes = 0;
+    for (let i = 0; i < options.profileSteps; i++) {
+      const started = performance.now();
+      const info = await tf.profile(() => {
+        profiled.step();
+      });
+      const wallMs = performance.now() - started;
+      profilePeakBytes = Math.max(profilePeakBytes, info.peakBytes);
+      profiledSteps.push({ wallMs, kernels: await summarizeProfile(info, isKernel) });
+    }
+    breakdown = combineProfiledSteps(profiledSteps);
   }
   for (const runner of runners.values()) runner.dispose();
   let data: DataPipelineReport | undefined;
@@ -321,6 +348,7 @@ async function main(): Promise<void> {
   const report = {
     backend: backendLabel,
     batch: options.batch,
+    widths: options.widths,
     threads,
     medianStepMs: vanilla?.medianStepMs ?? null,
     medianCpuMs: vanilla?.medianCpuMs ?? null,
@@ -343,8 +371,16 @@ async function main(): Promise<void> {
       peakTensorBytesWithinProfiledStep: profilePeakBytes ?? null,
       wasmHeapBytes: wasmHeapBytes() ?? null,
     },
-    kernels: kernels?.map((k) => ({ name: k.name, calls: k.calls, totalMs: round(k.totalMs, 2) })) ?? null,
-    profiledStepMs: profiledStepMs === undefined ? null : round(profiledStepMs),
+    kernels: breakdown?.kernels.map((k) => ({ name: k.name, calls: k.calls, totalMs: round(k.totalMs, 2) })) ?? null,
+    profiledMode: breakdown ? profiled.mode : null,
+    profiledSteps: breakdown?.profiledSteps ?? null,
+    profiledStepMs: breakdown ? round(breakdown.profiledStepMs) : null,
+    kernelCallsPerStep: breakdown?.kernelCalls ?? null,
+    kernelMs: breakdown ? round(breakdown.kernelMs) : null,
+    /** Wall − Σ kernel ms of the profiled steps: JS, tfjs's dispatch and the profiler's own bookkeeping. */
+    outsideKernelsMs: breakdown ? round(breakdown.outsideKernelsMs) : null,
+    /** The profiled mode's timed (unprofiled) median − Σ kernel ms: the same without the profiler's bookkeeping. */
+    timedOutsideKernelsMs: breakdown && results[profiled.mode] ? round(results[profiled.mode]!.medianStepMs - breakdown.kernelMs) : null,
     node: process.version,
     tfjs: tf.version_core,
   };
@@ -353,7 +389,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(report));
     return;
   }
-  console.log(`\nbackend ${backendLabel}  batch ${options.batch}  parameters ${parameterCount}`);
+  console.log(`\nbackend ${backendLabel}  batch ${options.batch}  widths ${options.widths.join('/')}  parameters ${parameterCount}`);
   for (const [mode, r] of Object.entries(results)) {
     console.log(
       `${mode.padEnd(10)} median ${String(r.medianStepMs).padStart(8)} ms   min ${r.minStepMs}  max ${r.maxStepMs}   ${r.samplesPerSecond} samples/s   cpu ${r.medianCpuMs} ms`,
@@ -377,9 +413,12 @@ async function main(): Promise<void> {
   console.log(
     `memory: peak RSS ${mb(rss)}, wasm heap ${mb(report.memory.wasmHeapBytes)}, peak tensor bytes within a step ${mb(profilePeakBytes)}`,
   );
-  if (kernels && profiledStepMs !== undefined) {
-    const kernelMs = kernels.reduce((a, k) => a + k.totalMs, 0);
-    console.log(`\nper-kernel breakdown of one profiled ${profiled.mode} step (${profiledStepMs.toFixed(0)} ms wall, ${kernelMs.toFixed(0)} ms in kernels):`);
+  if (breakdown) {
+    const { kernels, profiledStepMs } = breakdown;
+    const steps = breakdown.profiledSteps === 1 ? 'one profiled step' : `medians of ${breakdown.profiledSteps} profiled steps`;
+    console.log(
+      `\nper-kernel breakdown of the ${profiled.mode} step, ${steps}: ${profiledStepMs.toFixed(0)} ms wall, ${breakdown.kernelMs.toFixed(0)} ms in ${breakdown.kernelCalls} kernel calls, ${breakdown.outsideKernelsMs.toFixed(0)} ms outside kernels (timed median − Σ kernel ms: ${report.timedOutsideKernelsMs ?? 'n/a'} ms)`,
+    );
     for (const k of kernels.slice(0, 20)) {
       console.log(`  ${k.name.padEnd(28)} ${k.totalMs.toFixed(1).padStart(9)} ms  ${String(k.calls).padStart(4)} calls  ${((100 * k.totalMs) / profiledStepMs).toFixed(1).padStart(5)} %`);
     }

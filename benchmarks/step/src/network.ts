@@ -15,11 +15,26 @@ import { cgMnistFusedNet, CG_MNIST_DEFAULT_WIDTHS, CG_MNIST_FUSION_BLOCKS, CG_MN
 export const IMAGE_SIZE = 28;
 export const CLASSES = 10;
 export const WIDTHS = CG_MNIST_DEFAULT_WIDTHS;
+/** Channels of blocks 1–4: the full widths above, or e.g. the reduced 8/16/32/64 of colored-mnist's default settings. */
+export type Widths = readonly [number, number, number, number];
 export const MMTM_RATIO = 4;
 export const FUSED_BLOCKS = CG_MNIST_FUSION_BLOCKS;
 export const INPUT_CHANNELS = CG_MNIST_INPUT_CHANNELS;
 
 /** `fused: false` drops the MMTM modules (late fusion, torch_twin's unimodal mode). Seeded, so every mode starts from the same weights. */
-export function buildNetwork(fused = true): tfl.LayersModel {
-  return cgMnistFusedNet({ fusion: fused ? 'mmtm' : 'none', seed: 1 });
+export function buildNetwork(fused = true, widths: Widths = WIDTHS): tfl.LayersModel {
+  return cgMnistFusedNet({ fusion: fused ? 'mmtm' : 'none', seed: 1, widths });
+}
+
+/**
+ * Reads a `--widths` value such as `8,16,32,64`; throws a RangeError saying what was wrong (the
+ * callers prefix the option and their own name).
+ */
+export function parseWidths(value: string | undefined): Widths {
+  const parts = (value ?? '').split(',');
+  const numbers = parts.map((part) => (part.trim() === '' ? NaN : Number(part)));
+  if (numbers.length !== 4 || numbers.some((n) => !Number.isInteger(n) || n < 1)) {
+    throw new RangeError(`needs four positive integers (channels of blocks 1–4), e.g. 8,16,32,64; got ${value ?? 'nothing'}`);
+  }
+  return numbers as unknown as Widths;
 }

@@ -3,15 +3,15 @@ import { Greedy, REGULAR } from '@mm/balance';
 import '@tensorflow/tfjs-layers';
 import { initBackend } from '@mm/backend';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildNetwork, CLASSES, FUSED_BLOCKS, INPUT_CHANNELS, MMTM_RATIO, WIDTHS } from './network.js';
+import { buildNetwork, CLASSES, FUSED_BLOCKS, INPUT_CHANNELS, MMTM_RATIO, WIDTHS, type Widths } from './network.js';
 import { AlwaysRebalanceScheduler, createStepRunner, MODE_DESCRIPTIONS, MODES } from './step.js';
 
 /** Trainable parameters of torch/torch_twin.py's Net, from its definition (conv+BN per block, heads, MMTMs). */
-function torchTwinParameterCount(fused: boolean): number {
+function torchTwinParameterCount(fused: boolean, widths: Widths = WIDTHS): number {
   let count = 0;
   for (const inChannels of INPUT_CHANNELS) {
     let cin: number = inChannels;
-    for (const width of WIDTHS) {
+    for (const width of widths) {
       count += 9 * cin * width + width + 2 * width;
       cin = width;
     }
@@ -19,7 +19,7 @@ function torchTwinParameterCount(fused: boolean): number {
   }
   if (fused) {
     for (const block of FUSED_BLOCKS) {
-      const c = WIDTHS[block - 1];
+      const c = widths[block - 1];
       const hidden = Math.floor((2 * (c + c)) / MMTM_RATIO);
       count += (2 * c + 1) * hidden + 2 * (hidden + 1) * c;
     }
@@ -41,6 +41,18 @@ describe('bench:step network and step', () => {
       expect(trainableCount(model)).toBe(torchTwinParameterCount(fused));
       model.dispose();
     }
+  });
+
+  it('builds and steps the reduced widths of colored-mnist (8/16/32/64) with the twin\'s parameters, no tensor growth', () => {
+    const reduced: Widths = [8, 16, 32, 64];
+    const runner = createStepRunner('vanilla', 4, reduced);
+    expect(runner.parameterCount).toBe(torchTwinParameterCount(true, reduced));
+    expect(runner.parameterCount).toBeLessThan(torchTwinParameterCount(true));
+    runner.step();
+    const before = tf.memory().numTensors;
+    expect(Number.isFinite(runner.step())).toBe(true);
+    expect(tf.memory().numTensors).toBe(before);
+    runner.dispose();
   });
 
   it('re-balances modality 0 at every step after the first, regular one', () => {

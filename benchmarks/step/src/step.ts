@@ -10,7 +10,7 @@ import {
   type StepKind,
 } from '@mm/balance';
 import type { LabeledBatch } from '@mm/metrics';
-import { buildNetwork, CLASSES, IMAGE_SIZE, INPUT_CHANNELS } from './network.js';
+import { buildNetwork, CLASSES, IMAGE_SIZE, INPUT_CHANNELS, WIDTHS, type Widths } from './network.js';
 
 /**
  * What one timed step is:
@@ -112,8 +112,8 @@ function plainStep(model: tfl.LayersModel, optimizer: tf.Optimizer, batch: Label
     });
 }
 
-export function createStepRunner(mode: Mode, batchSize: number): StepRunner {
-  const model = buildNetwork(mode !== 'unimodal');
+export function createStepRunner(mode: Mode, batchSize: number, widths: Widths = WIDTHS): StepRunner {
+  const model = buildNetwork(mode !== 'unimodal', widths);
   const optimizer = tf.train.momentum(LEARNING_RATE, MOMENTUM);
   const batch = randomBatch(batchSize);
   const trainer = mode === 'plain' ? undefined : trainerFor(mode, model, optimizer);

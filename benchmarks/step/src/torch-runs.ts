@@ -132,6 +132,13 @@ export interface BenchStepReport {
   threads: number;
   batch: number;
   parameterCount: number;
+  /** With its per-kernel profile (null without): kernels per name, medians over the profiled steps. */
+  kernels?: { name: string; calls: number; totalMs: number }[] | null;
+  kernelCallsPerStep?: number | null;
+  kernelMs?: number | null;
+  profiledStepMs?: number | null;
+  outsideKernelsMs?: number | null;
+  timedOutsideKernelsMs?: number | null;
 }
 
 export function parseBenchStepReport(output: string, who: string): BenchStepReport {
@@ -148,9 +155,13 @@ export function parseBenchStepReport(output: string, who: string): BenchStepRepo
   return { ...(report as BenchStepReport), medianCpuMs: report.medianCpuMs ?? NaN };
 }
 
-/** bench:step's vanilla mode (the library's BalancedTrainer.step) in a fresh process, without the PyTorch runs or the profile. */
-export function runBenchStep(options: { batch: number; steps: number; warmup: number; extra?: string[] }, who: string): BenchStepReport {
+/**
+ * bench:step's vanilla mode (the library's BalancedTrainer.step) in a fresh process, without the
+ * PyTorch runs; with its per-kernel profile over `profileSteps` steps after the timed ones, if given.
+ */
+export function runBenchStep(options: { batch: number; steps: number; warmup: number; profileSteps?: number; extra?: string[] }, who: string): BenchStepReport {
   const args = ['--conditions=@mm/source', '--import', 'tsx', 'src/main.ts', '--batch', String(options.batch), '--modes', 'vanilla'];
-  args.push('--steps', String(options.steps), '--warmup', String(options.warmup), '--no-profile', '--no-torch', '--json', ...(options.extra ?? []));
+  const profile = options.profileSteps === undefined ? ['--no-profile'] : ['--profile-steps', String(options.profileSteps)];
+  args.push('--steps', String(options.steps), '--warmup', String(options.warmup), ...profile, '--no-torch', '--json', ...(options.extra ?? []));
   return parseBenchStepReport(runChecked(process.execPath, args, who), who);
 }

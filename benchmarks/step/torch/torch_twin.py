@@ -8,12 +8,14 @@ machine and reports medians as ratios: shared machines are noisy, absolute times
 Setup once (Debian):  apt-get install -y python3-torch
 Usage:  /usr/bin/python3 benchmarks/step/torch/torch_twin.py [--batch 128] [--steps 30] [--threads 2]
                                                              [--mode vanilla|rebalance|unimodal]
+                                                             [--widths 16,32,64,128]
 
 The network (both branches identical but for input channels: colored image 3, gray image 1):
   block1: conv3x3(16)  -> BN -> ReLU -> maxpool2   (28 -> 14)
   block2: conv3x3(32)  -> BN -> ReLU -> maxpool2   (14 -> 7)   -> MMTM(32, 32)
   block3: conv3x3(64)  -> BN -> ReLU               (7)         -> MMTM(64, 64)
   block4: conv3x3(128) -> BN -> ReLU               (7)         -> MMTM(128, 128)
+  (--widths replaces 16,32,64,128, e.g. 8,16,32,64 for colored-mnist's reduced default settings)
   global average pool -> dense(10) per branch
   prediction = mean of the two heads' logits; loss = CE(head0) + CE(head1)
 MMTM (ratio 4): squeeze = concat(GAP(A0), GAP(A1)) -> FC to 2*(C0+C1)/4 -> ReLU
@@ -106,6 +108,17 @@ def speed_terms(net):
     return out
 
 
+def widths_arg(value):
+    try:
+        widths = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        widths = ()
+    if len(widths) != 4 or min(widths) < 1:
+        raise argparse.ArgumentTypeError(
+            f"needs four positive integers (channels of blocks 1-4), e.g. 8,16,32,64; got {value}")
+    return widths
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--batch", type=int, default=128)
@@ -113,10 +126,11 @@ def main():
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--mode", choices=["vanilla", "rebalance", "unimodal"], default="vanilla")
+    ap.add_argument("--widths", type=widths_arg, default=(16, 32, 64, 128))
     args = ap.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
-    net = Net(fused=args.mode != "unimodal")
+    net = Net(widths=args.widths, fused=args.mode != "unimodal")
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     x0 = torch.rand(args.batch, 3, 28, 28)
     x1 = torch.rand(args.batch, 1, 28, 28)
@@ -137,7 +151,7 @@ def main():
             # CPU time of all threads: other jobs on a shared machine distort it far less than wall time.
             cpu_times.append((time.process_time() - c0) * 1000)
     params = sum(p.numel() for p in net.parameters())
-    print(f"torch {torch.__version__} threads={args.threads} batch={args.batch} mode={args.mode} params={params}")
+    print(f"torch {torch.__version__} threads={args.threads} batch={args.batch} mode={args.mode} widths={','.join(map(str, args.widths))} params={params}")
     print(f"step ms: median {statistics.median(times):.1f}  min {min(times):.1f}  max {max(times):.1f}")
     print(f"cpu ms per step (all threads): median {statistics.median(cpu_times):.1f}")
 
