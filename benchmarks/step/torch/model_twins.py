@@ -20,13 +20,13 @@ sum ||grad||^2 / sum ||theta||^2 (the learning-speed bookkeeping of the library'
 Prints the trainable parameter count (compared with the library's by compare --models), the
 median step time and the median CPU time per step (all threads).
 """
-import argparse, math, statistics, time
+import argparse, math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 
-from torch_twin import MMTM
+from torch_twin import MMTM, time_steps
 
 
 # ---- ResNet18, two views -------------------------------------------------------------------
@@ -198,24 +198,17 @@ def main():
     opt = optimizer(net.parameters())
     x0, x1 = (torch.rand(batch, *shape) for shape in shapes)
     y = torch.randint(0, classes, (batch,))
-    times, cpu_times = [], []
-    for i in range(args.warmup + args.steps):
-        t0, c0 = time.perf_counter(), time.process_time()
-        opt.zero_grad()
+
+    def step():
         y0, y1 = net(x0, x1)
         loss = F.cross_entropy(y0, y) + F.cross_entropy(y1, y)
         loss.backward()
         speed_terms(net)
-        opt.step()
-        float(loss)
-        if i >= args.warmup:
-            times.append((time.perf_counter() - t0) * 1000)
-            # CPU time of all threads: other jobs on a shared machine distort it far less than wall time.
-            cpu_times.append((time.process_time() - c0) * 1000)
+        return loss
+
     params = sum(p.numel() for p in net.parameters())
     print(f"torch {torch.__version__} model={args.model} threads={args.threads} batch={batch} params={params}")
-    print(f"step ms: median {statistics.median(times):.1f}  min {min(times):.1f}  max {max(times):.1f}")
-    print(f"cpu ms per step (all threads): median {statistics.median(cpu_times):.1f}")
+    time_steps(step, opt, args.warmup, args.steps)
 
 
 if __name__ == "__main__":

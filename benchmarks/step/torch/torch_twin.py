@@ -119,6 +119,25 @@ def widths_arg(value):
     return widths
 
 
+def time_steps(step, opt, warmup, steps):
+    """Runs warmup + steps training steps (zero_grad, `step()` = forward, backward and
+    bookkeeping returning the loss, the optimizer update) and prints the medians the
+    benchmarks read: wall ms, and CPU ms of all threads, which other jobs on a shared machine
+    distort far less than wall time."""
+    times, cpu_times = [], []
+    for i in range(warmup + steps):
+        t0, c0 = time.perf_counter(), time.process_time()
+        opt.zero_grad()
+        loss = step()
+        opt.step()
+        float(loss)
+        if i >= warmup:
+            times.append((time.perf_counter() - t0) * 1000)
+            cpu_times.append((time.process_time() - c0) * 1000)
+    print(f"step ms: median {statistics.median(times):.1f}  min {min(times):.1f}  max {max(times):.1f}")
+    print(f"cpu ms per step (all threads): median {statistics.median(cpu_times):.1f}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--batch", type=int, default=128)
@@ -135,25 +154,18 @@ def main():
     x0 = torch.rand(args.batch, 3, 28, 28)
     x1 = torch.rand(args.batch, 1, 28, 28)
     y = torch.randint(0, 10, (args.batch,))
-    times, cpu_times = [], []
-    for i in range(args.warmup + args.steps):
-        t0, c0 = time.perf_counter(), time.process_time()
-        opt.zero_grad()
+
+    def step():
         y0, y1 = net(x0, x1, rebalance=0 if args.mode == "rebalance" else None)
         loss = F.cross_entropy(y0, y) + F.cross_entropy(y1, y)
         loss.backward()
         if args.mode == "vanilla":
             speed_terms(net)
-        opt.step()
-        float(loss)
-        if i >= args.warmup:
-            times.append((time.perf_counter() - t0) * 1000)
-            # CPU time of all threads: other jobs on a shared machine distort it far less than wall time.
-            cpu_times.append((time.process_time() - c0) * 1000)
+        return loss
+
     params = sum(p.numel() for p in net.parameters())
     print(f"torch {torch.__version__} threads={args.threads} batch={args.batch} mode={args.mode} widths={','.join(map(str, args.widths))} params={params}")
-    print(f"step ms: median {statistics.median(times):.1f}  min {min(times):.1f}  max {max(times):.1f}")
-    print(f"cpu ms per step (all threads): median {statistics.median(cpu_times):.1f}")
+    time_steps(step, opt, args.warmup, args.steps)
 
 
 if __name__ == "__main__":
