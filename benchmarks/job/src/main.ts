@@ -8,7 +8,8 @@ import { tableRuns } from '@mm/example-colored-mnist/run';
 import { parseCli } from '@mm/example-kit';
 import { exampleArgs, JobBenchUsageError, parseJobBenchArgs, USAGE, type JobBenchOptions } from './options.js';
 import { formatReport, summarize, type Round } from './report.js';
-import { checkTorch, runJsJob, runTorchJob, startBusyCore, stopBusyCore } from './sides.js';
+import { requireTorch } from '@mm/bench-step/torch-runs';
+import { runJsJob, runTorchJob, startBusyCore, stopBusyCore, TORCH_JOB } from './sides.js';
 
 function options(): JobBenchOptions {
   try {
@@ -26,7 +27,7 @@ if (o.help) {
   process.exit(0);
 }
 try {
-  checkTorch(o.python);
+  requireTorch(o.python, TORCH_JOB, 'bench:job', ['torch', 'numpy']);
 } catch (error) {
   console.error((error as Error).message);
   process.exit(1);

@@ -1,5 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,16 +13,6 @@ const JS_JOB = resolve(packageRoot, 'src/js-job.ts');
 const load = () => loadavg()[0];
 /** Seconds between load samples while a side runs. */
 const LOAD_SAMPLE_SECONDS = 5;
-
-/** Fails with what to do when the interpreter cannot run the PyTorch job. */
-export function checkTorch(python: string): void {
-  if (!existsSync(TORCH_JOB)) throw new Error(`bench:job: the PyTorch job is missing (${TORCH_JOB})`);
-  const probe = spawnSync(python, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
-  if (probe.status !== 0) {
-    const why = probe.error?.message ?? probe.stderr.trim().split('\n').pop();
-    throw new Error(`bench:job: ${python} cannot import torch and numpy (${why}). Install PyTorch (Debian: apt-get install -y python3-torch) or pass --python <interpreter with torch>.`);
-  }
-}
 
 /** Runs one job process, timing it from spawn to exit and sampling the load average meanwhile. */
 async function timeProcess(command: string, args: string[], who: string): Promise<SideTiming> {

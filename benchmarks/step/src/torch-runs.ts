@@ -28,9 +28,9 @@ export const ratio = (a: number, b: number): number => Number((a / b).toFixed(2)
 /** The 1-minute load average, one decimal: printed with every measurement on this shared machine. */
 export const loadNow = (): number => Number(loadavg()[0].toFixed(1));
 
-/** Why `python` cannot run the twins (missing interpreter, no torch), or undefined if it can. */
-export function torchUnavailable(python: string): string | undefined {
-  const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
+/** Why `python` cannot run the twins (missing interpreter, no torch or another module they import), or undefined if it can. */
+export function torchUnavailable(python: string, modules: readonly string[] = ['torch']): string | undefined {
+  const probe = spawnSync(python, ['-c', `import ${modules.join(', ')}`], { encoding: 'utf8' });
   if (probe.status === 0) return undefined;
   return probe.error?.message ?? probe.stderr.trim().split('\n').pop() ?? `exit ${probe.status}`;
 }
@@ -44,12 +44,12 @@ export function shouldRunTorch(o: { asked: boolean | undefined; json: boolean; t
   return o.json && o.timesVanilla && o.torchImports();
 }
 
-/** Throws the error a user can act on if `python` cannot import torch or `script` is missing. */
-export function requireTorch(python: string, script: string, who: string): void {
-  if (!existsSync(script)) throw new Error(`${who}: PyTorch twin not found at ${script}`);
-  const why = torchUnavailable(python);
+/** Throws the error a user can act on if `python` cannot import torch (and `modules`) or `script` is missing. */
+export function requireTorch(python: string, script: string, who: string, modules: readonly string[] = ['torch']): void {
+  if (!existsSync(script)) throw new Error(`${who}: PyTorch script not found at ${script}`);
+  const why = torchUnavailable(python, modules);
   if (why !== undefined) {
-    throw new Error(`${who}: ${python} cannot import torch (${why}). Install PyTorch (Debian: apt-get install -y python3-torch python3-torchvision) or pass --python <interpreter with torch>.`);
+    throw new Error(`${who}: ${python} cannot import ${modules.join(' and ')} (${why}). Install PyTorch (Debian: apt-get install -y python3-torch python3-torchvision) or pass --python <interpreter with torch>.`);
   }
 }
 

@@ -16,7 +16,9 @@ import {
   BACKEND_WASM_ENTRY_POINTS,
   emscriptenModule,
   fusedNamespace,
+  momentumOptimizerInternals,
   recordingGradients,
+  sgdOptimizerInternals,
   THREADED_BUILD_FILES,
   wasmHeapBuffer,
   wasmHeapMemory,
@@ -122,5 +124,32 @@ describe('tfjs internals this package relies on (a failure names what a tfjs upg
     expect(glue, 'the Node glue sizes its pool from os.cpus().length').toMatch(/cpus\(\)\.length/);
     const browserBundle = readFileSync(join(wasmPackageDir, 'dist', 'tf-backend-wasm.fesm.js'), 'utf8');
     expect(browserBundle, 'the browser build sizes its pool from navigator.hardwareConcurrency').toMatch(/hardwareConcurrency/);
+  });
+  it('7. SGD and momentum optimizers: applyGradients on the prototype, c = −lr, m, useNesterov, accumulations, incrementIterations', () => {
+    for (const Optimizer of [tf.SGDOptimizer, tf.MomentumOptimizer]) {
+      expect(Object.prototype.hasOwnProperty.call(Optimizer.prototype, 'applyGradients'), `${Optimizer.name}.prototype.applyGradients`).toBe(true);
+    }
+    const sgd = sgdOptimizerInternals(tf.train.sgd(0.25));
+    expect(sgd.c?.dataSync()[0], 'SGDOptimizer no longer keeps −learning rate as the scalar c').toBe(-0.25);
+    expect(typeof sgd.incrementIterations).toBe('function');
+
+    const optimizer = tf.train.momentum(0.5, 0.75, true);
+    const state = momentumOptimizerInternals(optimizer);
+    expect(state.c?.dataSync()[0], 'MomentumOptimizer no longer keeps −learning rate as the scalar c').toBe(-0.5);
+    expect(state.m?.dataSync()[0], 'MomentumOptimizer no longer keeps the momentum as the scalar m').toBe(0.75);
+    expect(state.useNesterov).toBe(true);
+    expect(Array.isArray(state.accumulations), 'MomentumOptimizer no longer keeps its slots in accumulations[]').toBe(true);
+    const first = tf.variable(tf.ones([2]));
+    const second = tf.variable(tf.ones([3]));
+    const gradient = tf.ones([3]);
+    // Only the second variable gets a gradient: its slot must sit at position 1.
+    optimizer.applyGradients([{ name: first.name, tensor: null as unknown as tf.Tensor }, { name: second.name, tensor: gradient }]);
+    expect(state.accumulations[1]?.originalName).toBe(`${second.name}/momentum`);
+    expect(state.accumulations[1]?.variable.shape).toEqual([3]);
+    expect(optimizer.iterations, 'incrementIterations no longer counts applyGradients calls').toBe(1);
+    state.incrementIterations();
+    expect(optimizer.iterations).toBe(2);
+    optimizer.dispose();
+    tf.dispose([first, second, gradient]);
   });
 });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { engine } from '@tensorflow/tfjs-core';
+import { engine, type MomentumOptimizer, type Scalar, type SGDOptimizer, type Variable } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 /**
@@ -22,6 +22,11 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
  *     BACKEND_WASM_ENTRY_POINTS, pool threads in `PThread.runningWorkers`, and a pool sized from
  *     `os.cpus().length / 2` in Node and `navigator.hardwareConcurrency / 2` in a browser
  *     (both patched while the backend starts).
+ *  7. SGDOptimizer and MomentumOptimizer (optimizer-update.ts): applyGradients is a prototype
+ *     method; the learning rate is kept negated as the scalar `c`, the momentum as the scalar
+ *     `m`, Nesterov as `useNesterov`; the slots are `accumulations[i]` = { originalName
+ *     `<variable>/momentum`, variable }, created on first use at the gradient's position; and
+ *     `incrementIterations()` counts a step.
  */
 
 /** 1. The parts of tfjs-backend-wasm's Emscripten module this package reads. */
@@ -86,4 +91,28 @@ export const BACKEND_WASM_ENTRY_POINTS = {
 /** 6. The pool threads the threaded build started (Node worker_threads there). */
 export function threadedPoolWorkers(module: { PThread: { runningWorkers: { unref(): void }[] } }): { unref(): void }[] {
   return module.PThread.runningWorkers;
+}
+
+/** 7. The private state of tfjs-core's SGD optimizer that the one-kernel update reads. */
+export interface SgdOptimizerInternals {
+  /** −learning rate. */
+  c: Scalar;
+  incrementIterations(): void;
+}
+
+/** 7. …and of its momentum optimizer (the slots are written as tfjs-core writes them). */
+export interface MomentumOptimizerInternals extends SgdOptimizerInternals {
+  m: Scalar;
+  useNesterov: boolean;
+  accumulations: ({ originalName: string; variable: Variable } | undefined)[];
+}
+
+/** 7. */
+export function sgdOptimizerInternals(optimizer: SGDOptimizer): SgdOptimizerInternals {
+  return optimizer as unknown as SgdOptimizerInternals;
+}
+
+/** 7. */
+export function momentumOptimizerInternals(optimizer: MomentumOptimizer): MomentumOptimizerInternals {
+  return optimizer as unknown as MomentumOptimizerInternals;
 }

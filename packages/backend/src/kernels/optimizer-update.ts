@@ -19,6 +19,8 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { FunctionPatch } from './function-patch.js';
 import { chunkCount, partOf, simdModuleFor } from './simd/simd-module.js';
 import { heapByteOffset } from './wasm-util.js';
+import { ELEMENTWISE_THRESHOLDS } from './kernel-paths.js';
+import { momentumOptimizerInternals, sgdOptimizerInternals, wasmHeapBuffer, type MomentumOptimizerInternals } from '../tfjs-internals.js';
 
 /**
  * The SGD and momentum optimizers' update of every variable in one wasm call.
@@ -50,8 +52,6 @@ interface OptimizerUpdateAttrs {
 
 const HEADER_WORDS = 2;
 const ROW_WORDS = 7;
-/** Below this many elements per thread, the pool hand-off costs more than it saves. */
-const MIN_ELEMENTS_PER_CHUNK = 8192;
 
 const optimizerUpdateKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const wasm = backend as BackendWasm;
@@ -74,7 +74,7 @@ const optimizerUpdateKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const table = wasm.makeOutput([HEADER_WORDS + ROW_WORDS * variables], 'int32');
   // Offsets only now: an allocation may grow (and move the views of) the heap, not the offsets.
   const tableAt = heapByteOffset(wasm, table);
-  const words = new Int32Array((wasm as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.buffer, tableAt, HEADER_WORDS + ROW_WORDS * variables);
+  const words = new Int32Array(wasmHeapBuffer(wasm), tableAt, HEADER_WORDS + ROW_WORDS * variables);
   const header = new Float32Array(words.buffer, tableAt, HEADER_WORDS);
   header[0] = decay;
   header[1] = scale;
@@ -91,7 +91,7 @@ const optimizerUpdateKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     words[at + 6] = size;
     total += size;
   });
-  const parts = chunkCount(module, total, MIN_ELEMENTS_PER_CHUNK);
+  const parts = chunkCount(module, total, ELEMENTWISE_THRESHOLDS.minValuesPerChunk);
   try {
     module.split('momentum_update', parts, { table: tableAt, entries: variables, nesterov: nesterov ? 1 : 0 }, (part) => {
       const [begin, end] = partOf(total, parts, part, 4);
@@ -108,17 +108,6 @@ export const optimizerUpdateWasmConfig: KernelConfig = { kernelName: OPTIMIZER_U
 type ApplyGradients = MomentumOptimizer['applyGradients'];
 type VariableGradients = Parameters<ApplyGradients>[0];
 
-/** tfjs-core's private fields that the update reads (and, for the slots, writes as tfjs-core does). */
-interface SgdInternals {
-  c: Scalar;
-  incrementIterations(): void;
-}
-interface MomentumInternals extends SgdInternals {
-  m: Scalar;
-  useNesterov: boolean;
-  accumulations: ({ originalName: string; variable: Variable } | undefined)[];
-}
-
 /** The gradients in tfjs-core's order (array order, or the map's key order), null where absent. */
 function orderedGradients(variableGradients: VariableGradients): { name: string; gradient: Tensor | null | undefined }[] {
   return Array.isArray(variableGradients)
@@ -130,7 +119,7 @@ function orderedGradients(variableGradients: VariableGradients): { name: string;
  * Whether the one-kernel update can run: on wasm with the kernel registered, float32 variables
  * with float32 gradients of the same shape (anything else is tfjs-core's to handle, or to reject).
  */
-function fusedUpdateApplies(gradients: { name: string; gradient: Tensor | null | undefined }[], accumulations?: MomentumInternals['accumulations']): boolean {
+function fusedUpdateApplies(gradients: { name: string; gradient: Tensor | null | undefined }[], accumulations?: MomentumOptimizerInternals['accumulations']): boolean {
   if (getBackend() !== 'wasm' || getKernel(OPTIMIZER_UPDATE, 'wasm') === undefined) return false;
   // MM_WASM_KERNELS=xnnpack (or an engine the kernel module cannot run on): tfjs-core's own update.
   if (simdModuleFor(engine().backend as BackendWasm) === null) return false;
@@ -169,7 +158,7 @@ function runUpdate(
 
 /** MomentumOptimizer.applyGradients in one kernel: the same slots, the same values. */
 function momentumApplyGradients(this: MomentumOptimizer, variableGradients: VariableGradients): void {
-  const self = this as unknown as MomentumInternals;
+  const self = momentumOptimizerInternals(this);
   const gradients = orderedGradients(variableGradients);
   if (!fusedUpdateApplies(gradients, self.accumulations)) {
     momentumPatch.stock.call(this, variableGradients);
@@ -189,7 +178,7 @@ function momentumApplyGradients(this: MomentumOptimizer, variableGradients: Vari
 
 /** SGDOptimizer.applyGradients in one kernel. */
 function sgdApplyGradients(this: SGDOptimizer, variableGradients: VariableGradients): void {
-  const self = this as unknown as SgdInternals;
+  const self = sgdOptimizerInternals(this);
   const gradients = orderedGradients(variableGradients);
   if (!fusedUpdateApplies(gradients)) {
     sgdPatch.stock.call(this, variableGradients);

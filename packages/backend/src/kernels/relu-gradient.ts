@@ -17,6 +17,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { chunkCount, partOf, simdModuleFor } from './simd/simd-module.js';
 import { heapByteOffset } from './wasm-util.js';
 import { runStockWasmKernel } from './stock-kernels.js';
+import { ELEMENTWISE_THRESHOLDS } from './kernel-paths.js';
 
 /**
  * ReLU's input gradient dx = dy · step(x) in one pass (csrc/kernels.c `relu_grad`) instead of
@@ -40,7 +41,7 @@ const reluGradKernel: KernelFunc = ({ inputs, backend }) => {
   const size = util.sizeFromShape(x.shape);
   const dx = wasm.makeOutput(x.shape, 'float32');
   const [dyAt, xAt, dxAt] = [heapByteOffset(wasm, dy), heapByteOffset(wasm, x), heapByteOffset(wasm, dx)];
-  const parts = chunkCount(module, size, 8192);
+  const parts = chunkCount(module, size, ELEMENTWISE_THRESHOLDS.minValuesPerChunk);
   module.split('relu_grad', parts, { dy: dyAt, x: xAt, dx: dxAt }, (part) => {
     const [begin, end] = partOf(size, parts, part, 16);
     return { begin, end };
